@@ -1,1 +1,23 @@
-pub fn hello() {}
+//! Microlearning Lab: how learning rules of increasing biological plausibility change what a
+//! neural network represents, and whether that makes it more human-like.
+//!
+//! Layout: `data` (IDX data sets), `model` (the seed network), `rules` (one file per learning
+//! rule), `training` (the batch loop and evaluation), `results` (the results file schema).
+//! The same library builds natively, with the `microlearning` CLI, and to WebAssembly.
+
+pub mod data;
+pub mod error;
+pub mod model;
+pub mod results;
+pub mod rng;
+pub mod rules;
+pub mod training;
+
+pub use error::{LabError, Result};
+
+/// Runs a future to completion on the current thread. The library's reads are async so the
+/// WebGPU path never blocks; native callers (CLI, tests, benches) drive them with this.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    pollster::block_on(future)
+}

@@ -1,0 +1,77 @@
+//! Learning rules: interchangeable ways of turning a batch into a weight update.
+//!
+//! Every rule implements [`LearningRule`] and lives in its own file. It hands back its update
+//! as a per-parameter "gradient" (a [`GradientsParams`]) that burn's optimizers (Adam, SGD) then
+//! apply. Building the update explicitly, rather than writing custom backward ops, keeps every
+//! rule on the same optimizers, works unchanged on every backend (CPU and WebGPU), and lets a
+//! rule that is not gradient descent at all (Hebbian, predictive coding) plug in the same way.
+//!
+//! Adding a rule: write `rules/<name>.rs` implementing [`LearningRule`], then add one line to
+//! [`RULES`].
+
+mod bp;
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+
+use crate::error::{LabError, Result};
+use crate::model::SeedNet;
+
+pub use bp::Backprop;
+
+/// What one rule step produces.
+pub struct RuleStep {
+    /// The batch's mean training loss (NLL), `[1]`, for reporting and divergence checks.
+    pub loss: Tensor<1>,
+    /// The update direction for each trained parameter, in gradient convention (the optimizer
+    /// subtracts it).
+    pub grads: GradientsParams,
+}
+
+/// One learning rule.
+pub trait LearningRule {
+    /// Short identifier used on the command line, in the page and in results files.
+    fn id(&self) -> &'static str;
+
+    /// Computes the update for one batch of normalised images `[B, 1, 28, 28]` and labels `[B]`.
+    /// `model` lives on an autodiff device.
+    fn step(&mut self, model: &SeedNet, images: Tensor<4>, labels: Tensor<1, Int>) -> RuleStep;
+
+    /// Lets a rule with state of its own (for example learned feedback weights) follow the
+    /// optimizer's update of the model.
+    fn after_update(&mut self, _before: &SeedNet, _after: &SeedNet) {}
+}
+
+/// A rule's registry entry.
+pub struct RuleInfo {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub summary: &'static str,
+    build: fn(seed: u64, model: &SeedNet) -> Box<dyn LearningRule>,
+}
+
+/// Every rule the lab offers, in the order the page lists them.
+pub const RULES: &[RuleInfo] = &[RuleInfo {
+    id: "bp",
+    name: "Backpropagation",
+    summary: "Exact gradients by reverse-mode autodiff: the baseline.",
+    build: |_, _| Box::new(Backprop),
+}];
+
+/// Builds the rule named `id` for `model`, seeding any random state it draws from `seed`.
+pub fn build_rule(id: &str, seed: u64, model: &SeedNet) -> Result<Box<dyn LearningRule>> {
+    RULES
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| (r.build)(seed, model))
+        .ok_or_else(|| {
+            let known: Vec<_> = RULES.iter().map(|r| r.id).collect();
+            LabError::Config(format!("unknown learning rule '{id}' (known: {})", known.join(", ")))
+        })
+}
+
+/// The seed network's training loss: mean negative log-likelihood of the true class.
+pub fn nll_loss(log_probs: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+    let picked = log_probs.gather(1, labels.unsqueeze_dim::<2>(1)); // [B, 10] → [B, 1]
+    picked.neg().mean() // [B, 1] → [1]
+}

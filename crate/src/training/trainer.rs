@@ -1,0 +1,252 @@
+//! The training loop, one batch at a time, so the CLI can draw a progress bar and the web worker
+//! can pause, report and stay responsive between batches.
+
+use std::sync::Arc;
+
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::config::TrainConfig;
+use super::evaluation::{ConfusionMatrix, Evaluation, evaluate, read_f32};
+use super::optimizer::build_optimizer;
+use crate::data::{DataSplit, ImageSet, images_to_tensor, labels_to_tensor};
+use crate::error::{LabError, Result};
+use crate::model::SeedNet;
+use crate::rng::LabRng;
+use crate::rules::{LearningRule, build_rule};
+
+/// Evaluation batch size: large batches are faster and need no gradients.
+pub const EVAL_BATCH: usize = 256;
+
+/// What one epoch measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean of the batch losses over the epoch.
+    pub train_loss: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+    pub confusion: ConfusionMatrix,
+    /// Training time for the epoch (evaluation excluded).
+    pub train_seconds: f64,
+    pub images_per_second: f64,
+}
+
+/// What one batch measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchReport {
+    /// 0-based epoch and batch index within it.
+    pub epoch: usize,
+    pub batch: usize,
+    pub loss: f32,
+    pub images: usize,
+}
+
+/// A training run in progress.
+pub struct Trainer {
+    config: TrainConfig,
+    device: Device,
+    data: Arc<DataSplit>,
+    model: SeedNet,
+    optimizer: ModuleOptimizer,
+    rule: Box<dyn LearningRule>,
+    shuffle_rng: LabRng,
+    order: Vec<usize>,
+    epoch: usize,
+    batch: usize,
+    loss_sum: f64,
+    epoch_seconds: f64,
+    history: Vec<EpochMetrics>,
+    last_evaluation: Option<Evaluation>,
+}
+
+/// Applies the config's train/test limits to a data split.
+pub fn limit_data(data: &DataSplit, config: &TrainConfig) -> DataSplit {
+    DataSplit {
+        train: match config.train_limit {
+            Some(n) => data.train.balanced_subset(n),
+            None => data.train.clone(),
+        },
+        test: match config.test_limit {
+            Some(n) => data.test.balanced_subset(n),
+            None => data.test.clone(),
+        },
+    }
+}
+
+impl Trainer {
+    /// Starts a run from freshly initialised weights. `device` should have autodiff enabled;
+    /// it is enabled here if not.
+    pub fn new(config: TrainConfig, data: Arc<DataSplit>, device: Device) -> Result<Self> {
+        let model = SeedNet::init(config.seed, &device.clone().autodiff());
+        Self::with_model(config, data, device, model)
+    }
+
+    /// Starts a run from the given weights.
+    pub fn with_model(
+        config: TrainConfig,
+        data: Arc<DataSplit>,
+        device: Device,
+        model: SeedNet,
+    ) -> Result<Self> {
+        config.validate()?;
+        if data.train.is_empty() || data.test.is_empty() {
+            return Err(LabError::Config("the data set has no train or no test images".into()));
+        }
+        let device = device.autodiff();
+        let model = model.to_device(&device).train();
+        let rule = build_rule(&config.rule, config.seed, &model)?;
+        let mut trainer = Self {
+            optimizer: build_optimizer(&config),
+            shuffle_rng: LabRng::derive(config.seed, "shuffle"),
+            order: (0..data.train.len()).collect(),
+            config,
+            device,
+            data,
+            model,
+            rule,
+            epoch: 0,
+            batch: 0,
+            loss_sum: 0.0,
+            epoch_seconds: 0.0,
+            history: Vec::new(),
+            last_evaluation: None,
+        };
+        trainer.shuffle_rng.shuffle(&mut trainer.order);
+        Ok(trainer)
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn model(&self) -> &SeedNet {
+        &self.model
+    }
+
+    pub fn data(&self) -> &DataSplit {
+        &self.data
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn history(&self) -> &[EpochMetrics] {
+        &self.history
+    }
+
+    /// The most recent test-set evaluation (predictions included), if an epoch has finished.
+    pub fn last_evaluation(&self) -> Option<&Evaluation> {
+        self.last_evaluation.as_ref()
+    }
+
+    pub fn batches_per_epoch(&self) -> usize {
+        self.data.train.len().div_ceil(self.config.batch_size)
+    }
+
+    /// 0-based index of the epoch in progress (equals `epochs` once finished).
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    pub fn batch_in_epoch(&self) -> usize {
+        self.batch
+    }
+
+    /// True when every batch of the current epoch has run and it awaits `finish_epoch`.
+    pub fn epoch_complete(&self) -> bool {
+        self.batch >= self.batches_per_epoch()
+    }
+
+    pub fn finished(&self) -> bool {
+        self.epoch >= self.config.epochs
+    }
+
+    /// Runs one batch: the rule computes an update, the optimizer applies it. `seconds` is the
+    /// caller's wall-clock measure of the previous batch, accumulated for throughput (the
+    /// library has no clock of its own in wasm).
+    pub async fn train_batch(&mut self) -> Result<BatchReport> {
+        if self.finished() {
+            return Err(LabError::Config("the run has already finished".into()));
+        }
+        if self.epoch_complete() {
+            return Err(LabError::Config("finish the epoch before the next batch".into()));
+        }
+        let bs = self.config.batch_size;
+        let start = self.batch * bs;
+        let end = (start + bs).min(self.order.len());
+        let indices = &self.order[start..end];
+        let images = images_to_tensor(&self.data.train, indices, &self.device);
+        let labels = labels_to_tensor(&self.data.train, indices, &self.device);
+
+        let step = self.rule.step(&self.model, images, labels);
+        let loss = read_f32(step.loss).await?.first().copied().unwrap_or(f32::NAN);
+        // Check before applying the update, so a diverged run never reaches the weights.
+        if !loss.is_finite() || loss > self.config.max_loss {
+            return Err(LabError::Diverged {
+                epoch: self.epoch + 1,
+                batch: self.batch + 1,
+                loss,
+                limit: self.config.max_loss,
+            });
+        }
+        let before = self.model.clone();
+        self.model = self
+            .optimizer
+            .step(self.config.learning_rate, self.model.clone(), step.grads);
+        self.rule.after_update(&before, &self.model);
+
+        self.loss_sum += loss as f64;
+        let report = BatchReport {
+            epoch: self.epoch,
+            batch: self.batch,
+            loss,
+            images: end - start,
+        };
+        self.batch += 1;
+        Ok(report)
+    }
+
+    /// Adds wall-clock training time to the current epoch (for images/s in the metrics).
+    pub fn add_train_seconds(&mut self, seconds: f64) {
+        self.epoch_seconds += seconds;
+    }
+
+    /// Evaluates on the test set, records the epoch's metrics and reshuffles for the next one.
+    pub async fn finish_epoch(&mut self) -> Result<EpochMetrics> {
+        if !self.epoch_complete() {
+            return Err(LabError::Config("the epoch still has batches to run".into()));
+        }
+        let evaluation = evaluate(&self.model, &self.data.test, EVAL_BATCH, &self.device).await?;
+        let images = self.data.train.len() as f64;
+        let metrics = EpochMetrics {
+            epoch: self.epoch + 1,
+            train_loss: self.loss_sum / self.batches_per_epoch() as f64,
+            test_loss: evaluation.mean_loss,
+            test_accuracy: evaluation.accuracy,
+            confusion: evaluation.confusion.clone(),
+            train_seconds: self.epoch_seconds,
+            images_per_second: if self.epoch_seconds > 0.0 {
+                images / self.epoch_seconds
+            } else {
+                0.0
+            },
+        };
+        self.history.push(metrics.clone());
+        self.last_evaluation = Some(evaluation);
+        self.epoch += 1;
+        self.batch = 0;
+        self.loss_sum = 0.0;
+        self.epoch_seconds = 0.0;
+        self.shuffle_rng.shuffle(&mut self.order);
+        Ok(metrics)
+    }
+
+    /// Evaluates the current model on any labelled set.
+    pub async fn evaluate_on(&self, set: &ImageSet) -> Result<Evaluation> {
+        evaluate(&self.model, set, EVAL_BATCH, &self.device).await
+    }
+}
