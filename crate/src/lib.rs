@@ -21,3 +21,6 @@ pub use error::{LabError, Result};
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     pollster::block_on(future)
 }
+
+#[cfg(feature = "cli")]
+pub mod cli;

@@ -1,1 +1,28 @@
-fn main() {}
+//! `microlearning`: the lab's experiments from the command line.
+
+use clap::{Parser, Subcommand};
+use microlearning::cli::{TrainArgs, run_train};
+
+#[derive(Parser)]
+#[command(version, about = "Microlearning Lab: learning rules, front ends and human comparison")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the seed network and write a results JSON (and optionally the weights).
+    Train(TrainArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Train(args) => run_train(args).map(|_| ()),
+    };
+    if let Err(e) = outcome {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -84,7 +84,7 @@ impl Trainer {
         Self::with_model(config, data, device, model)
     }
 
-    /// Starts a run from the given weights.
+    /// Starts a run from the given weights, which must live on `device.autodiff()`.
     pub fn with_model(
         config: TrainConfig,
         data: Arc<DataSplit>,
@@ -95,8 +95,9 @@ impl Trainer {
         if data.train.is_empty() || data.test.is_empty() {
             return Err(LabError::Config("the data set has no train or no test images".into()));
         }
+        // The model must have been built on this autodiff device (`SeedNet::init` or
+        // `load_weights` with `device.autodiff()`): burn cannot re-track moved parameters.
         let device = device.autodiff();
-        let model = model.to_device(&device).train();
         let rule = build_rule(&config.rule, config.seed, &model)?;
         let mut trainer = Self {
             optimizer: build_optimizer(&config),

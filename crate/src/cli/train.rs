@@ -1,0 +1,173 @@
+//! `microlearning train`: one training run with a live progress bar, a results JSON and,
+//! optionally, the trained weights.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::output::{format_confusion, write_atomically};
+use crate::data::{DataSplit, Task};
+use crate::error::{LabError, Result};
+use crate::model::weights_to_bytes;
+use crate::results::{DataInfo, RunResults};
+use crate::training::{OptimizerKind, TrainConfig, Trainer, limit_data};
+
+/// Arguments of `microlearning train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Data set: mnist (MNIST-10k) or fashion (Fashion-MNIST).
+    #[arg(long, default_value = "mnist", value_parser = parse_task)]
+    pub task: Task,
+    /// Learning rule (bp).
+    #[arg(long, default_value = "bp")]
+    pub rule: String,
+    /// Optimizer: adam or sgd (with momentum).
+    #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
+    pub optimizer: OptimizerKind,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Train on a class-balanced subset of N training images.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Test on a class-balanced subset of N test images.
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// Folder holding the four IDX files (train/t10k images/labels, .gz or raw). Defaults to
+    /// the task's folder under --data-root. Point it at the original MNIST files to use them.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The repository's data folder.
+    #[arg(long, default_value = "data", env = "MICROLEARNING_DATA")]
+    pub data_root: PathBuf,
+    /// Where to write the results JSON.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where to save the trained weights (burnpack).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// No progress bar (for logs).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_task(s: &str) -> std::result::Result<Task, String> {
+    Task::from_id(s).ok_or_else(|| format!("unknown task '{s}' (mnist, fashion)"))
+}
+
+fn parse_optimizer(s: &str) -> std::result::Result<OptimizerKind, String> {
+    OptimizerKind::from_id(s).ok_or_else(|| format!("unknown optimizer '{s}' (adam, sgd)"))
+}
+
+impl TrainArgs {
+    fn config(&self) -> TrainConfig {
+        TrainConfig::new()
+            .with_task(self.task)
+            .with_rule(self.rule.clone())
+            .with_optimizer(self.optimizer)
+            .with_learning_rate(self.lr)
+            .with_momentum(self.momentum)
+            .with_batch_size(self.batch_size)
+            .with_epochs(self.epochs)
+            .with_seed(self.seed)
+            .with_train_limit(self.train_limit)
+            .with_test_limit(self.test_limit)
+    }
+}
+
+/// Runs `microlearning train`. Returns the results, already written where `--out` asked.
+pub fn run_train(args: &TrainArgs) -> Result<RunResults> {
+    let config = args.config();
+    config.validate()?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| args.data_root.join(args.task.data_subdir()));
+    let data = Arc::new(limit_data(&DataSplit::load_dir(&dir)?, &config));
+    eprintln!(
+        "{}: {} train / {} test images from {}",
+        args.task.id(),
+        data.train.len(),
+        data.test.len(),
+        dir.display()
+    );
+    let device = Device::flex();
+    let mut trainer = Trainer::new(config.clone(), data.clone(), device)?;
+
+    let total = (trainer.batches_per_epoch() * config.epochs) as u64;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} batches  {msg}  {elapsed} < {eta}",
+        )
+        .map_err(|e| LabError::Config(e.to_string()))?
+        .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let mut images_done = 0usize;
+    while !trainer.finished() {
+        bar.set_prefix(format!("epoch {}/{}", trainer.epoch() + 1, config.epochs));
+        while !trainer.epoch_complete() {
+            let t0 = Instant::now();
+            let report = crate::block_on(trainer.train_batch())?;
+            trainer.add_train_seconds(t0.elapsed().as_secs_f64());
+            images_done += report.images;
+            let rate = images_done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {:.4}  {rate:.0} img/s", report.loss));
+            bar.inc(1);
+        }
+        let m = crate::block_on(trainer.finish_epoch())?;
+        let line = format!(
+            "epoch {:>2}: train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  ({:.0} img/s)",
+            m.epoch,
+            m.train_loss,
+            m.test_loss,
+            100.0 * m.test_accuracy,
+            m.images_per_second
+        );
+        // suspend() rather than println(): a hidden bar (no terminal) would drop the line.
+        bar.suspend(|| eprintln!("{line}"));
+    }
+    bar.finish_and_clear();
+
+    let results = RunResults::new(
+        "cpu (burn flex)".into(),
+        config,
+        DataInfo {
+            task: args.task.id().into(),
+            train_images: data.train.len(),
+            test_images: data.test.len(),
+            source: dir.display().to_string(),
+        },
+        trainer.history().to_vec(),
+    )?;
+    eprintln!(
+        "\nfinal test accuracy {:.2}%\n{}",
+        100.0 * results.final_test_accuracy,
+        format_confusion(&results.final_confusion.0, &args.task.class_names())
+    );
+    if let Some(path) = &args.out {
+        write_atomically(path, results.to_json()?.as_bytes())?;
+        eprintln!("results written to {}", path.display());
+    }
+    if let Some(path) = &args.weights {
+        write_atomically(path, &weights_to_bytes(trainer.model())?)?;
+        eprintln!("weights written to {}", path.display());
+    }
+    Ok(results)
+}

@@ -1,0 +1,59 @@
+//! The results file: round trip, and clear errors for anything else.
+
+use microlearning::results::{DataInfo, RunResults};
+use microlearning::training::{ConfusionMatrix, EpochMetrics, TrainConfig};
+
+fn sample() -> RunResults {
+    let mut confusion = ConfusionMatrix::new();
+    for i in 0..10 {
+        confusion.add(i, i);
+    }
+    confusion.add(1, 7);
+    let epoch = EpochMetrics {
+        epoch: 1,
+        train_loss: 0.5,
+        test_loss: 0.4,
+        test_accuracy: confusion.accuracy(),
+        confusion,
+        train_seconds: 1.0,
+        images_per_second: 100.0,
+    };
+    RunResults::new(
+        "cpu".into(),
+        TrainConfig::new(),
+        DataInfo {
+            task: "mnist".into(),
+            train_images: 100,
+            test_images: 11,
+            source: "test".into(),
+        },
+        vec![epoch],
+    )
+    .unwrap()
+}
+
+#[test]
+fn results_round_trip() {
+    let r = sample();
+    assert_eq!(RunResults::from_json(&r.to_json().unwrap()).unwrap(), r);
+    assert!((r.final_test_accuracy - 10.0 / 11.0).abs() < 1e-12);
+}
+
+#[test]
+fn malformed_results_are_rejected_with_a_reason() {
+    let good = sample().to_json().unwrap();
+    let cases = [
+        ("{not json".to_string(), "not valid JSON"),
+        ("{}".to_string(), "schema_version"),
+        (good.replace("\"schema_version\": 1", "\"schema_version\": 99"), "not supported"),
+        (good.replace("\"final_test_accuracy\"", "\"renamed\""), "missing or malformed"),
+        (
+            good.replacen("\"final_test_accuracy\": 0.9090909090909091", "\"final_test_accuracy\": 0.5", 1),
+            "disagrees",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = RunResults::from_json(&text).unwrap_err().to_string();
+        assert!(err.contains(expected), "expected '{expected}' in '{err}'");
+    }
+}
