@@ -154,12 +154,12 @@ fn shipped_mnist10k_has_the_documented_split() {
     let data = DataSplit::load_task(&data_root(), Task::Mnist).unwrap();
     assert_eq!(data.train.len(), 7996);
     assert_eq!(data.test.len(), 2004);
-    // ~1,000 images per digit, 80% of each in train.
+    // 800–1,200 images per digit (digit 5 has 863), 80% of each in train.
     for digit in 0..10u8 {
         let train = data.train.labels().iter().filter(|&&l| l == digit).count();
         let test = data.test.labels().iter().filter(|&&l| l == digit).count();
         let n = train + test;
-        assert!((900..1200).contains(&n), "digit {digit}: {n}");
+        assert!((800..1200).contains(&n), "digit {digit}: {n}");
         assert_eq!(train, n * 4 / 5, "digit {digit}");
     }
 }

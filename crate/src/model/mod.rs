@@ -1,7 +1,9 @@
 //! The seed network and its weight files.
 
+mod feedback;
 mod seed_net;
 mod weights;
 
+pub use feedback::{FeedbackWeights, conv_with_feedback, linear_with_feedback};
 pub use seed_net::{Activations, SeedNet};
 pub use weights::{load_weights, weights_to_bytes};

@@ -10,6 +10,7 @@ use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
+use super::feedback::{FeedbackWeights, conv_with_feedback, linear_with_feedback};
 use crate::rng::LabRng;
 
 pub const CONV1_CHANNELS: usize = 32;
@@ -103,12 +104,18 @@ impl SeedNet {
 
     /// Class logits (before the softmax) for a normalised input batch.
     pub fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.logits_with_feedback(x, &FeedbackWeights::exact())
+    }
+
+    /// Class logits whose backward pass carries the error through `feedback` (see
+    /// `model::feedback`). The forward values are the same as `logits`.
+    pub fn logits_with_feedback(&self, x: Tensor<4>, feedback: &FeedbackWeights) -> Tensor<2> {
         let x = relu(self.conv1.forward(x)); // [B, 1, 28, 28] → [B, 32, 26, 26]
-        let x = relu(self.conv2.forward(x)); // → [B, 64, 24, 24]
+        let x = relu(conv_with_feedback(&self.conv2, x, feedback.conv2.as_ref())); // → [B, 64, 24, 24]
         let x = max_pool2d(x, MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
         let x = x.flatten::<2>(1, 3); // → [B, 9216]
-        let x = relu(self.fc1.forward(x)); // → [B, 128]
-        self.fc2.forward(x) // → [B, 10]
+        let x = relu(linear_with_feedback(&self.fc1, x, feedback.fc1.as_ref())); // → [B, 128]
+        linear_with_feedback(&self.fc2, x, feedback.fc2.as_ref()) // → [B, 10]
     }
 
     /// Log-probabilities over the 10 classes: `[B, 1, 28, 28] → [B, 10]`.

@@ -10,6 +10,8 @@
 //! [`RULES`].
 
 mod bp;
+mod fa;
+mod feedback;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -18,6 +20,8 @@ use crate::error::{LabError, Result};
 use crate::model::SeedNet;
 
 pub use bp::Backprop;
+pub use fa::FixedRandomFeedback;
+pub use feedback::{FeedbackPathway, FeedbackRule, random_feedback};
 
 /// What one rule step produces.
 pub struct RuleStep {
@@ -51,12 +55,24 @@ pub struct RuleInfo {
 }
 
 /// Every rule the lab offers, in the order the page lists them.
-pub const RULES: &[RuleInfo] = &[RuleInfo {
-    id: "bp",
-    name: "Backpropagation",
-    summary: "Exact gradients by reverse-mode autodiff: the baseline.",
-    build: |_, _| Box::new(Backprop),
-}];
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "bp",
+        name: "Backpropagation",
+        summary: "Exact gradients by reverse-mode autodiff: the baseline.",
+        build: |_, _| Box::new(Backprop),
+    },
+    RuleInfo {
+        id: "fa",
+        name: "Feedback alignment",
+        summary: "The error travels back through fixed random weights (Lillicrap et al. 2016).",
+        build: |seed, model| {
+            Box::new(FeedbackRule {
+                pathway: FixedRandomFeedback::new(seed, model),
+            })
+        },
+    },
+];
 
 /// Builds the rule named `id` for `model`, seeding any random state it draws from `seed`.
 pub fn build_rule(id: &str, seed: u64, model: &SeedNet) -> Result<Box<dyn LearningRule>> {
