@@ -21,7 +21,7 @@ pub struct TrainArgs {
     /// Data set: mnist (MNIST-10k) or fashion (Fashion-MNIST).
     #[arg(long, default_value = "mnist", value_parser = parse_task)]
     pub task: Task,
-    /// Learning rule (bp).
+    /// Learning rule: bp, fa, usf, brsf, frsf or kp.
     #[arg(long, default_value = "bp")]
     pub rule: String,
     /// Optimizer: adam or sgd (with momentum).

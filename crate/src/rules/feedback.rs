@@ -18,8 +18,11 @@ pub trait FeedbackPathway {
     /// The feedback weights for the next batch, given the current forward weights.
     fn feedback(&mut self, model: &SeedNet) -> FeedbackWeights;
 
-    /// Follows the optimizer's update of the forward weights (Kolen-Pollack's B update).
-    fn after_update(&mut self, _before: &SeedNet, _after: &SeedNet) {}
+    /// Follows the optimizer's update of the forward weights and may adjust them (Kolen-Pollack
+    /// updates B and decays W and B).
+    fn after_update(&mut self, _before: &SeedNet, after: SeedNet) -> SeedNet {
+        after
+    }
 }
 
 /// A learning rule that is backprop with another backward pathway.
@@ -43,8 +46,8 @@ impl<P: FeedbackPathway> LearningRule for FeedbackRule<P> {
         }
     }
 
-    fn after_update(&mut self, before: &SeedNet, after: &SeedNet) {
-        self.pathway.after_update(before, after);
+    fn after_update(&mut self, before: &SeedNet, after: SeedNet) -> SeedNet {
+        self.pathway.after_update(before, after)
     }
 }
 

@@ -12,6 +12,8 @@
 mod bp;
 mod fa;
 mod feedback;
+mod kp;
+mod sign_symmetry;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -22,6 +24,8 @@ use crate::model::SeedNet;
 pub use bp::Backprop;
 pub use fa::FixedRandomFeedback;
 pub use feedback::{FeedbackPathway, FeedbackRule, random_feedback};
+pub use kp::{KP_DECAY, KolenPollack};
+pub use sign_symmetry::{SignSymmetry, SignVariant};
 
 /// What one rule step produces.
 pub struct RuleStep {
@@ -42,8 +46,10 @@ pub trait LearningRule {
     fn step(&mut self, model: &SeedNet, images: Tensor<4>, labels: Tensor<1, Int>) -> RuleStep;
 
     /// Lets a rule with state of its own (for example learned feedback weights) follow the
-    /// optimizer's update of the model.
-    fn after_update(&mut self, _before: &SeedNet, _after: &SeedNet) {}
+    /// optimizer's update of the model, and adjust the updated model if the rule says so.
+    fn after_update(&mut self, _before: &SeedNet, after: SeedNet) -> SeedNet {
+        after
+    }
 }
 
 /// A rule's registry entry.
@@ -69,6 +75,46 @@ pub const RULES: &[RuleInfo] = &[
         build: |seed, model| {
             Box::new(FeedbackRule {
                 pathway: FixedRandomFeedback::new(seed, model),
+            })
+        },
+    },
+    RuleInfo {
+        id: "usf",
+        name: "Sign symmetry (uniform)",
+        summary: "Feedback through sign(W), scaled to W's RMS (Liao et al. 2016).",
+        build: |seed, model| {
+            Box::new(FeedbackRule {
+                pathway: SignSymmetry::new(SignVariant::Uniform, seed, model),
+            })
+        },
+    },
+    RuleInfo {
+        id: "brsf",
+        name: "Sign symmetry (batchwise random magnitudes)",
+        summary: "Feedback through |M|∘sign(W), M redrawn every batch.",
+        build: |seed, model| {
+            Box::new(FeedbackRule {
+                pathway: SignSymmetry::new(SignVariant::BatchwiseRandom, seed, model),
+            })
+        },
+    },
+    RuleInfo {
+        id: "frsf",
+        name: "Sign symmetry (fixed random magnitudes)",
+        summary: "Feedback through |M|∘sign(W), M drawn once.",
+        build: |seed, model| {
+            Box::new(FeedbackRule {
+                pathway: SignSymmetry::new(SignVariant::FixedRandom, seed, model),
+            })
+        },
+    },
+    RuleInfo {
+        id: "kp",
+        name: "Kolen-Pollack",
+        summary: "Feedback weights get W's updates and decay, so they converge to W (Akrout et al. 2019).",
+        build: |seed, model| {
+            Box::new(FeedbackRule {
+                pathway: KolenPollack::new(seed, model),
             })
         },
     },

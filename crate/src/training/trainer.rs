@@ -195,10 +195,10 @@ impl Trainer {
             });
         }
         let before = self.model.clone();
-        self.model = self
+        let updated = self
             .optimizer
             .step(self.config.learning_rate, self.model.clone(), step.grads);
-        self.rule.after_update(&before, &self.model);
+        self.model = self.rule.after_update(&before, updated);
 
         self.loss_sum += loss as f64;
         let report = BatchReport {
