@@ -12,7 +12,10 @@ use microlearning::training::{TrainConfig, Trainer, limit_data, read_f32};
 fn data() -> Arc<DataSplit> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
     let data = DataSplit::load_task(&root, Task::Mnist).expect("shipped data");
-    Arc::new(limit_data(&data, &TrainConfig::new().with_test_limit(Some(256))))
+    Arc::new(limit_data(
+        &data,
+        &TrainConfig::new().with_test_limit(Some(256)),
+    ))
 }
 
 fn bench(c: &mut Criterion) {

@@ -33,14 +33,21 @@ fn train_writes_results_and_weights() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("epoch  1:"), "per-epoch line missing: {stderr}");
+    assert!(
+        stderr.contains("epoch  1:"),
+        "per-epoch line missing: {stderr}"
+    );
 
-    let results = RunResults::from_json(&std::fs::read_to_string(dir.join("run.json")).unwrap())
-        .unwrap();
+    let results =
+        RunResults::from_json(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(results.config.seed, 3);
     assert_eq!(results.data.train_images, 640);
     assert_eq!(results.data.test_images, 200);
-    assert!(results.final_test_accuracy > 0.5, "{}", results.final_test_accuracy);
+    assert!(
+        results.final_test_accuracy > 0.5,
+        "{}",
+        results.final_test_accuracy
+    );
     let weights = std::fs::read(dir.join("run.bpk")).unwrap();
     load_weights(&weights, &burn::tensor::Device::flex()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
@@ -68,7 +75,16 @@ fn bad_data_folder_fails_cleanly_without_output() {
 fn diverging_run_writes_nothing() {
     let dir = tempdir("diverge");
     let out = cli()
-        .args(["train", "--quiet", "--optimizer", "sgd", "--lr", "50", "--momentum", "0"])
+        .args([
+            "train",
+            "--quiet",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "50",
+            "--momentum",
+            "0",
+        ])
         .args(["--train-limit", "640", "--test-limit", "100"])
         .arg("--out")
         .arg(dir.join("run.json"))
@@ -85,8 +101,14 @@ fn diverging_run_writes_nothing() {
 
 #[test]
 fn unknown_rule_is_a_usage_error() {
-    let out = cli().args(["train", "--rule", "telepathy", "--quiet"]).output().unwrap();
+    let out = cli()
+        .args(["train", "--rule", "telepathy", "--quiet"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("unknown learning rule 'telepathy'"), "{stderr}");
+    assert!(
+        stderr.contains("unknown learning rule 'telepathy'"),
+        "{stderr}"
+    );
 }

@@ -53,7 +53,10 @@ fn unsupported_element_type_is_rejected() {
     let mut images = idx_images(1, 28, 28, 0);
     images[2] = 0x0D; // float
     let err = parse_idx("img", &images).unwrap_err();
-    assert!(matches!(err, IdxError::UnsupportedType { found: 0x0D, .. }), "{err:?}");
+    assert!(
+        matches!(err, IdxError::UnsupportedType { found: 0x0D, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -68,8 +71,8 @@ fn wrong_dimensions_are_rejected() {
     two_d.extend_from_slice(&2u32.to_be_bytes());
     two_d.extend_from_slice(&1u32.to_be_bytes());
     two_d.extend_from_slice(&[1, 2]);
-    let err = ImageSet::from_idx_bytes("img", &idx_images(2, 28, 28, 0), "lab", &two_d)
-        .unwrap_err();
+    let err =
+        ImageSet::from_idx_bytes("img", &idx_images(2, 28, 28, 0), "lab", &two_d).unwrap_err();
     assert!(matches!(err, IdxError::WrongDimensions { .. }), "{err:?}");
 }
 
@@ -90,11 +93,17 @@ fn truncated_files_are_rejected() {
     let err = parse_idx("img", &images[..9]).unwrap_err();
     assert!(matches!(err, IdxError::Truncated { .. }), "{err:?}");
     // Empty file.
-    assert!(matches!(parse_idx("img", &[]).unwrap_err(), IdxError::Truncated { .. }));
+    assert!(matches!(
+        parse_idx("img", &[]).unwrap_err(),
+        IdxError::Truncated { .. }
+    ));
     // A truncated gzip stream.
     let gz = gzip(&images);
     let err = parse_idx("img", &gz[..gz.len() / 2]).unwrap_err();
-    assert!(matches!(err, IdxError::Gzip { .. } | IdxError::Truncated { .. }), "{err:?}");
+    assert!(
+        matches!(err, IdxError::Gzip { .. } | IdxError::Truncated { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -102,7 +111,10 @@ fn trailing_bytes_are_rejected() {
     let mut labels = idx_labels(&[1, 2, 3]);
     labels.push(4);
     let err = parse_idx("lab", &labels).unwrap_err();
-    assert!(matches!(err, IdxError::TrailingBytes { extra: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err, IdxError::TrailingBytes { extra: 1, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -126,7 +138,17 @@ fn labels_outside_the_classes_are_rejected() {
     let images = idx_images(2, 28, 28, 0);
     let labels = idx_labels(&[3, 10]);
     let err = ImageSet::from_idx_bytes("img", &images, "lab", &labels).unwrap_err();
-    assert!(matches!(err, IdxError::LabelOutOfRange { index: 1, label: 10, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            IdxError::LabelOutOfRange {
+                index: 1,
+                label: 10,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]

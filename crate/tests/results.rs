@@ -51,10 +51,26 @@ fn malformed_results_are_rejected_with_a_reason() {
     let cases = [
         ("{not json".to_string(), "not valid JSON"),
         ("{}".to_string(), "schema_version"),
-        (good.replace("\"schema_version\": 1", "\"schema_version\": 99"), "not supported"),
-        (good.replace("\"final_test_accuracy\"", "\"renamed\""), "missing or malformed"),
-        (with_field(&good, "final_test_accuracy", serde_json::json!(0.5)), "disagrees"),
-        (with_field(&good, "final_confusion", serde_json::json!([[1, 2], [3, 4]])), "10×10"),
+        (
+            good.replace("\"schema_version\": 1", "\"schema_version\": 99"),
+            "not supported",
+        ),
+        (
+            good.replace("\"final_test_accuracy\"", "\"renamed\""),
+            "missing or malformed",
+        ),
+        (
+            with_field(&good, "final_test_accuracy", serde_json::json!(0.5)),
+            "disagrees",
+        ),
+        (
+            with_field(
+                &good,
+                "final_confusion",
+                serde_json::json!([[1, 2], [3, 4]]),
+            ),
+            "10×10",
+        ),
     ];
     for (text, expected) in cases {
         let err = RunResults::from_json(&text).unwrap_err().to_string();

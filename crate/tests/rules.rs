@@ -53,7 +53,10 @@ fn grads_of(model: &SeedNet, grads: &GradientsParams) -> Vec<(&'static str, Vec<
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn own_weights(model: &SeedNet) -> FeedbackWeights {
@@ -64,15 +67,26 @@ fn own_weights(model: &SeedNet) -> FeedbackWeights {
     }
 }
 
-fn compare_with_backprop(rule: &mut dyn LearningRule, model: &SeedNet, data: &DataSplit) -> Vec<(&'static str, f32)> {
+fn compare_with_backprop(
+    rule: &mut dyn LearningRule,
+    model: &SeedNet,
+    data: &DataSplit,
+) -> Vec<(&'static str, f32)> {
     let device = model.fc1.weight.val().device();
     let (x, y) = batch(data, &device);
     let bp = Backprop.step(model, x.clone(), y.clone());
     let other = rule.step(model, x, y);
-    assert_eq!(read(bp.loss), read(other.loss), "the forward pass must not change");
+    assert_eq!(
+        read(bp.loss),
+        read(other.loss),
+        "the forward pass must not change"
+    );
     let a = grads_of(model, &bp.grads);
     let b = grads_of(model, &other.grads);
-    a.iter().zip(&b).map(|((name, ga), (_, gb))| (*name, max_abs_diff(ga, gb))).collect()
+    a.iter()
+        .zip(&b)
+        .map(|((name, ga), (_, gb))| (*name, max_abs_diff(ga, gb)))
+        .collect()
 }
 
 #[test]
@@ -100,7 +114,10 @@ fn fa_with_random_b_differs_from_backprop_below_the_output_layer() {
         if name.starts_with("fc2") {
             assert!(diff < 1e-6, "{name}: {diff}");
         } else {
-            assert!(diff > 1e-4, "{name}: random feedback left the gradient unchanged");
+            assert!(
+                diff > 1e-4,
+                "{name}: random feedback left the gradient unchanged"
+            );
         }
     }
 }
@@ -133,10 +150,16 @@ fn kolen_pollack_feedback_aligns_with_the_forward_weights() {
     };
     let angle = |kp: &FeedbackRule<KolenPollack>, model: &SeedNet| {
         let b = kp.pathway.feedback_weights().fc1.clone().unwrap();
-        angle_deg(&read(b.flatten(0, 1)), &read(model.fc1.weight.val().flatten(0, 1)))
+        angle_deg(
+            &read(b.flatten(0, 1)),
+            &read(model.fc1.weight.val().flatten(0, 1)),
+        )
     };
     let start = angle(&kp, &model);
-    assert!((80.0..100.0).contains(&start), "random B should start near 90°, got {start}");
+    assert!(
+        (80.0..100.0).contains(&start),
+        "random B should start near 90°, got {start}"
+    );
 
     let data = data();
     let mut optim = burn::optim::AdamConfig::new().init();
@@ -153,7 +176,10 @@ fn kolen_pollack_feedback_aligns_with_the_forward_weights() {
         let _ = step;
     }
     let end = angle(&kp, &model);
-    assert!(end < start - 20.0, "B–W angle did not shrink: {start:.1}° → {end:.1}°");
+    assert!(
+        end < start - 20.0,
+        "B–W angle did not shrink: {start:.1}° → {end:.1}°"
+    );
 }
 
 #[test]
@@ -165,7 +191,11 @@ fn every_registered_rule_trains_a_few_batches() {
         let losses: Vec<f32> = (0..6)
             .map(|_| microlearning::block_on(trainer.train_batch()).unwrap().loss)
             .collect();
-        assert!(losses.iter().all(|l| l.is_finite()), "{}: {losses:?}", info.id);
+        assert!(
+            losses.iter().all(|l| l.is_finite()),
+            "{}: {losses:?}",
+            info.id
+        );
         let rule = build_rule(info.id, 0, trainer.model()).unwrap();
         assert_eq!(rule.id(), info.id);
     }

@@ -54,8 +54,15 @@ fn loss_falls_and_accuracy_beats_chance_on_a_small_subset() {
     let h = trainer.history();
     assert_eq!(h.len(), 2);
     let first = first.unwrap() as f64;
-    assert!(first > 2.0, "an untrained net starts near ln 10, got {first}");
-    assert!(h[1].train_loss < 0.5 * first, "loss did not fall: {first} → {}", h[1].train_loss);
+    assert!(
+        first > 2.0,
+        "an untrained net starts near ln 10, got {first}"
+    );
+    assert!(
+        h[1].train_loss < 0.5 * first,
+        "loss did not fall: {first} → {}",
+        h[1].train_loss
+    );
     assert!(h[1].test_accuracy > 0.8, "accuracy {}", h[1].test_accuracy);
     let total: u64 = h[1].confusion.0.iter().flatten().map(|&c| c as u64).sum();
     assert_eq!(total, 500);
@@ -104,7 +111,9 @@ fn invalid_configs_are_rejected() {
         TrainConfig::new().with_epochs(0),
         TrainConfig::new().with_rule("no-such-rule".into()),
     ] {
-        let err = Trainer::new(config, data.clone(), Device::flex()).err().unwrap();
+        let err = Trainer::new(config, data.clone(), Device::flex())
+            .err()
+            .unwrap();
         assert!(matches!(err, LabError::Config(_)), "{err:?}");
     }
 }

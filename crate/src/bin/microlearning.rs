@@ -4,7 +4,10 @@ use clap::{Parser, Subcommand};
 use microlearning::cli::{TrainArgs, run_train};
 
 #[derive(Parser)]
-#[command(version, about = "Microlearning Lab: learning rules, front ends and human comparison")]
+#[command(
+    version,
+    about = "Microlearning Lab: learning rules, front ends and human comparison"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -29,7 +29,9 @@ pub enum IdxError {
         found: Vec<usize>,
     },
 
-    #[error("{file}: truncated: the header promises {expected} bytes of data, the file has {found}")]
+    #[error(
+        "{file}: truncated: the header promises {expected} bytes of data, the file has {found}"
+    )]
     Truncated {
         file: String,
         expected: usize,

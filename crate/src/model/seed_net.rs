@@ -52,7 +52,10 @@ fn conv_layer(rng: &mut LabRng, c_in: usize, c_out: usize, device: &Device) -> C
     let weight = rng.uniform_vec(c_out * fan_in, bound);
     let bias = rng.uniform_vec(c_out, bound);
     Conv2d {
-        weight: Param::from_data(TensorData::new(weight, [c_out, c_in, KERNEL, KERNEL]), device),
+        weight: Param::from_data(
+            TensorData::new(weight, [c_out, c_in, KERNEL, KERNEL]),
+            device,
+        ),
         bias: Some(Param::from_data(TensorData::new(bias, [c_out]), device)),
         stride: [1, 1],
         kernel_size: [KERNEL, KERNEL],

@@ -40,9 +40,9 @@ impl RunResults {
         data: DataInfo,
         epochs: Vec<EpochMetrics>,
     ) -> Result<Self> {
-        let last = epochs
-            .last()
-            .ok_or_else(|| LabError::Results("a run with no finished epoch has no results".into()))?;
+        let last = epochs.last().ok_or_else(|| {
+            LabError::Results("a run with no finished epoch has no results".into())
+        })?;
         Ok(Self {
             schema_version: SCHEMA_VERSION,
             created_by: format!("microlearning {}", env!("CARGO_PKG_VERSION")),
@@ -71,13 +71,19 @@ impl RunResults {
                     "schema version {v} is not supported (this lab reads version {SCHEMA_VERSION})"
                 )));
             }
-            None => return Err(LabError::Results("no schema_version: not a results file".into())),
+            None => {
+                return Err(LabError::Results(
+                    "no schema_version: not a results file".into(),
+                ));
+            }
         }
         let results: RunResults = serde_json::from_value(value)
             .map_err(|e| LabError::Results(format!("missing or malformed field ({e})")))?;
         let confusion = &results.final_confusion.0;
         if confusion.len() != 10 || confusion.iter().any(|row| row.len() != 10) {
-            return Err(LabError::Results("the confusion matrix is not 10×10".into()));
+            return Err(LabError::Results(
+                "the confusion matrix is not 10×10".into(),
+            ));
         }
         let accuracy = results.final_confusion.accuracy();
         if (accuracy - results.final_test_accuracy).abs() > 1e-9 {

@@ -68,7 +68,10 @@ pub fn random_feedback(seed: u64, purpose: &str, model: &SeedNet) -> FeedbackWei
     let fc2 = draw(&mut rng, fc2_dims.iter().product(), fc2_dims[0]);
     let plain = device.clone().inner();
     FeedbackWeights {
-        conv2: Some(Tensor::from_data(TensorData::new(conv2, conv2_dims), &plain)),
+        conv2: Some(Tensor::from_data(
+            TensorData::new(conv2, conv2_dims),
+            &plain,
+        )),
         fc1: Some(Tensor::from_data(TensorData::new(fc1, fc1_dims), &plain)),
         fc2: Some(Tensor::from_data(TensorData::new(fc2, fc2_dims), &plain)),
     }

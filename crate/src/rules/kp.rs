@@ -36,7 +36,12 @@ impl KolenPollack {
     }
 }
 
-fn follow<const D: usize>(b: &mut Option<Tensor<D>>, before: Tensor<D>, after: Tensor<D>, keep: f32) {
+fn follow<const D: usize>(
+    b: &mut Option<Tensor<D>>,
+    before: Tensor<D>,
+    after: Tensor<D>,
+    keep: f32,
+) {
     if let Some(bt) = b.take() {
         let delta = after.detach() - before.detach();
         *b = Some(((bt + delta.inner()) * keep).detach());
@@ -55,9 +60,24 @@ impl FeedbackPathway for KolenPollack {
     fn after_update(&mut self, before: &SeedNet, after: SeedNet) -> SeedNet {
         let keep = 1.0 - self.decay;
         let fb = &mut self.feedback;
-        follow(&mut fb.conv2, before.conv2.weight.val(), after.conv2.weight.val(), keep);
-        follow(&mut fb.fc1, before.fc1.weight.val(), after.fc1.weight.val(), keep);
-        follow(&mut fb.fc2, before.fc2.weight.val(), after.fc2.weight.val(), keep);
+        follow(
+            &mut fb.conv2,
+            before.conv2.weight.val(),
+            after.conv2.weight.val(),
+            keep,
+        );
+        follow(
+            &mut fb.fc1,
+            before.fc1.weight.val(),
+            after.fc1.weight.val(),
+            keep,
+        );
+        follow(
+            &mut fb.fc2,
+            before.fc2.weight.val(),
+            after.fc2.weight.val(),
+            keep,
+        );
         // A fresh leaf on the autodiff device: burn tracks gradients only for leaves.
         let decay = |w: Tensor<4>| Tensor::from_inner(w.inner() * keep).require_grad();
         let decay2 = |w: Tensor<2>| Tensor::from_inner(w.inner() * keep).require_grad();

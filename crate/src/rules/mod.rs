@@ -128,7 +128,10 @@ pub fn build_rule(id: &str, seed: u64, model: &SeedNet) -> Result<Box<dyn Learni
         .map(|r| (r.build)(seed, model))
         .ok_or_else(|| {
             let known: Vec<_> = RULES.iter().map(|r| r.id).collect();
-            LabError::Config(format!("unknown learning rule '{id}' (known: {})", known.join(", ")))
+            LabError::Config(format!(
+                "unknown learning rule '{id}' (known: {})",
+                known.join(", ")
+            ))
         })
 }
 

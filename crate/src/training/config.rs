@@ -61,13 +61,19 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(LabError::Config(msg));
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(format!("learning rate must be > 0, got {}", self.learning_rate));
+            return bad(format!(
+                "learning rate must be > 0, got {}",
+                self.learning_rate
+            ));
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return bad(format!("momentum must be in [0, 1), got {}", self.momentum));
         }
         if self.batch_size == 0 || self.batch_size > 4096 {
-            return bad(format!("batch size must be 1..=4096, got {}", self.batch_size));
+            return bad(format!(
+                "batch size must be 1..=4096, got {}",
+                self.batch_size
+            ));
         }
         if self.epochs == 0 || self.epochs > 1000 {
             return bad(format!("epochs must be 1..=1000, got {}", self.epochs));

@@ -93,7 +93,9 @@ impl Trainer {
     ) -> Result<Self> {
         config.validate()?;
         if data.train.is_empty() || data.test.is_empty() {
-            return Err(LabError::Config("the data set has no train or no test images".into()));
+            return Err(LabError::Config(
+                "the data set has no train or no test images".into(),
+            ));
         }
         // The model must have been built on this autodiff device (`SeedNet::init` or
         // `load_weights` with `device.autodiff()`): burn cannot re-track moved parameters.
@@ -174,7 +176,9 @@ impl Trainer {
             return Err(LabError::Config("the run has already finished".into()));
         }
         if self.epoch_complete() {
-            return Err(LabError::Config("finish the epoch before the next batch".into()));
+            return Err(LabError::Config(
+                "finish the epoch before the next batch".into(),
+            ));
         }
         let bs = self.config.batch_size;
         let start = self.batch * bs;
@@ -184,7 +188,11 @@ impl Trainer {
         let labels = labels_to_tensor(&self.data.train, indices, &self.device);
 
         let step = self.rule.step(&self.model, images, labels);
-        let loss = read_f32(step.loss).await?.first().copied().unwrap_or(f32::NAN);
+        let loss = read_f32(step.loss)
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(f32::NAN);
         // Check before applying the update, so a diverged run never reaches the weights.
         if !loss.is_finite() || loss > self.config.max_loss {
             return Err(LabError::Diverged {
@@ -195,9 +203,9 @@ impl Trainer {
             });
         }
         let before = self.model.clone();
-        let updated = self
-            .optimizer
-            .step(self.config.learning_rate, self.model.clone(), step.grads);
+        let updated =
+            self.optimizer
+                .step(self.config.learning_rate, self.model.clone(), step.grads);
         self.model = self.rule.after_update(&before, updated);
 
         self.loss_sum += loss as f64;
@@ -219,7 +227,9 @@ impl Trainer {
     /// Evaluates on the test set, records the epoch's metrics and reshuffles for the next one.
     pub async fn finish_epoch(&mut self) -> Result<EpochMetrics> {
         if !self.epoch_complete() {
-            return Err(LabError::Config("the epoch still has batches to run".into()));
+            return Err(LabError::Config(
+                "the epoch still has batches to run".into(),
+            ));
         }
         let evaluation = evaluate(&self.model, &self.data.test, EVAL_BATCH, &self.device).await?;
         let images = self.data.train.len() as f64;
