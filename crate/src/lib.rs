@@ -24,3 +24,6 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 #[cfg(feature = "cli")]
 pub mod cli;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -6,4 +6,4 @@ mod weights;
 
 pub use feedback::{FeedbackWeights, conv_with_feedback, linear_with_feedback};
 pub use seed_net::{Activations, SeedNet};
-pub use weights::{load_weights, weights_to_bytes};
+pub use weights::{copy_to_device, load_weights, weights_to_bytes, weights_to_bytes_async};

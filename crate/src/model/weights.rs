@@ -27,3 +27,49 @@ pub fn load_weights(bytes: &[u8], device: &Device) -> Result<SeedNet> {
         .try_load_record(record.allow_partial(false).validate(true))
         .map_err(|e| LabError::Weights(format!("does not fit the seed network ({e})")))
 }
+
+async fn read_param<const D: usize>(
+    param: &burn::module::Param<burn::tensor::Tensor<D>>,
+) -> Result<burn::tensor::TensorData> {
+    param
+        .val()
+        .into_data_async()
+        .await
+        .map_err(|e| LabError::Device(format!("reading the weights back failed: {e:?}")))
+}
+
+async fn copy_conv(layer: &burn::nn::conv::Conv2d, device: &Device) -> Result<burn::nn::conv::Conv2d> {
+    let mut copy = layer.clone();
+    copy.weight = burn::module::Param::from_data(read_param(&layer.weight).await?, device);
+    if let Some(bias) = &layer.bias {
+        copy.bias = Some(burn::module::Param::from_data(read_param(bias).await?, device));
+    }
+    Ok(copy)
+}
+
+async fn copy_linear(layer: &burn::nn::Linear, device: &Device) -> Result<burn::nn::Linear> {
+    let mut copy = layer.clone();
+    copy.weight = burn::module::Param::from_data(read_param(&layer.weight).await?, device);
+    if let Some(bias) = &layer.bias {
+        copy.bias = Some(burn::module::Param::from_data(read_param(bias).await?, device));
+    }
+    Ok(copy)
+}
+
+/// Copies the network's weights to `device` through the host, reading every tensor
+/// asynchronously. This is how weights cross between WebGPU and the CPU: burn panics on
+/// synchronous reads on WebGPU, and `to_device` between backends would make one.
+pub async fn copy_to_device(model: &SeedNet, device: &Device) -> Result<SeedNet> {
+    Ok(SeedNet {
+        conv1: copy_conv(&model.conv1, device).await?,
+        conv2: copy_conv(&model.conv2, device).await?,
+        fc1: copy_linear(&model.fc1, device).await?,
+        fc2: copy_linear(&model.fc2, device).await?,
+    })
+}
+
+/// [`weights_to_bytes`] for a model on any device, WebGPU included.
+pub async fn weights_to_bytes_async(model: &SeedNet) -> Result<Vec<u8>> {
+    let host = copy_to_device(model, &Device::flex()).await?;
+    weights_to_bytes(&host)
+}

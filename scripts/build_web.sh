@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the static site: crate/ → wasm32 (burn flex + WebGPU) → wasm-bindgen → wasm-opt →
+# www/pkg/, and the JS libraries from npm → www/vendor/. The result (index.html, www/, data/)
+# is a plain static site that any static host can serve.
+source "$(dirname "$0")/common.sh"
+require_rust
+
+log "wasm32 target"
+rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown \
+    || die "rustup target add wasm32-unknown-unknown failed"
+
+# wasm-bindgen's CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
+WB_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)"
+[ -n "$WB_VERSION" ] || die "wasm-bindgen is not in Cargo.lock"
+TOOLS="$HOME/.cache/microlearning/tools"
+WASM_BINDGEN="$TOOLS/bin/wasm-bindgen"
+if [ ! -x "$WASM_BINDGEN" ] || [ "$("$WASM_BINDGEN" --version | awk '{print $2}')" != "$WB_VERSION" ]; then
+    log "installing wasm-bindgen-cli $WB_VERSION (about 5 minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WB_VERSION" --root "$TOOLS" --force \
+        || die "cargo install wasm-bindgen-cli $WB_VERSION failed"
+fi
+apt_install binaryen nodejs npm
+
+log "building the wasm module (the first build compiles burn + wgpu: ~20 min on 2 cores)"
+RUSTFLAGS="-C target-feature=+simd128" cargo build -p microlearning --lib \
+    --target wasm32-unknown-unknown --no-default-features --profile wasm
+RAW="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/microlearning.wasm"
+
+log "wasm-bindgen"
+rm -rf www/pkg
+"$WASM_BINDGEN" --target web --no-typescript --out-dir www/pkg "$RAW"
+log "wasm-opt"
+# -all: accept every feature rustc emits (simd128, bulk memory, sign-ext, ...).
+wasm-opt -all -O3 www/pkg/microlearning_bg.wasm -o www/pkg/microlearning_bg.opt.wasm \
+    || die "wasm-opt failed"
+mv www/pkg/microlearning_bg.opt.wasm www/pkg/microlearning_bg.wasm
+printf 'wasm: %s bytes raw, %s bytes gzip -9\n' \
+    "$(stat -c %s www/pkg/microlearning_bg.wasm)" "$(gzip -9c www/pkg/microlearning_bg.wasm | wc -c)" >&2
+
+log "JS libraries (npm ci)"
+npm ci --no-audit --no-fund --silent || die "npm ci failed"
+mkdir -p www/vendor
+cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css www/vendor/
+log "site built: index.html, www/, data/"
