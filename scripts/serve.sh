@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Sets up the lab and runs it. Until the browser page lands this runs the CLI's demo
-# training: 3 epochs of backprop on MNIST-10k, results in runs/demo.json.
+# Builds the lab (wasm module, JS libraries) and serves it on http://127.0.0.1:8080.
+# Everything it serves (index.html, www/, data/) is a plain static site.
 source "$(dirname "$0")/common.sh"
-require_rust
-log "building the microlearning CLI (the first build compiles burn: ~10 min on 2 cores)"
-cargo build --release --bin microlearning
-log "demo: training the seed network on MNIST-10k"
-"$CARGO_TARGET_DIR/release/microlearning" train --task mnist --rule bp --epochs 3 --seed 0 \
-    --out runs/demo.json --weights runs/demo.bpk
+bash scripts/build_web.sh
+PORT="${PORT:-8080}"
+log "serving the lab on http://127.0.0.1:$PORT/ (Ctrl-C stops)"
+exec node scripts/static_server.mjs "$PORT" 127.0.0.1

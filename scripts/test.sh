@@ -10,4 +10,12 @@ log "cargo test (library, CLI end to end, benchmarks in test mode)"
 # --all-targets also compiles and runs each criterion benchmark once, so they cannot rot.
 cargo test --workspace --all-targets
 
+log "building the site for the browser tests"
+bash scripts/build_web.sh
+
+log "browser tests: Debian chromium driven by playwright-core (never a downloaded browser)"
+apt_install chromium
+[ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing after installing Debian's chromium"
+node --test --test-concurrency=1 tests/cpu.test.mjs tests/webgpu.test.mjs
+
 log "all tests passed"

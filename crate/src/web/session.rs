@@ -309,9 +309,20 @@ impl WebLab {
         .map_err(js_error)
     }
 
+    /// Adds the worker's wall-clock measure of a batch to the epoch's training time (the
+    /// library has no clock of its own in wasm).
+    pub fn add_train_seconds(&self, seconds: f64) -> std::result::Result<(), JsValue> {
+        self.with(|s| {
+            if let Some(trainer) = s.trainer.as_mut() {
+                trainer.add_train_seconds(seconds);
+            }
+            Ok(())
+        })
+        .map_err(js_error)
+    }
+
     /// Runs one batch. Resolves to `{epoch, batch, loss, images, epoch_complete}` (0-based).
-    /// `seconds` is the worker's wall-clock time for the previous batch, for images/s.
-    pub fn train_batch(&self, seconds: f64) -> Promise {
+    pub fn train_batch(&self) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let guard = BusyGuard::take(&state).map_err(js_error)?;
@@ -320,7 +331,6 @@ impl WebLab {
                 .trainer
                 .take()
                 .ok_or_else(|| js_error("no training run; press Start"))?;
-            trainer.add_train_seconds(seconds);
             let result = trainer.train_batch().await;
             let complete = trainer.epoch_complete();
             let failed = result.is_err();

@@ -1,0 +1,102 @@
+// End to end on the CPU backend (burn flex in wasm): one epoch of MNIST-10k through the UI,
+// main-thread responsiveness, every learning rule, file round trips and bad input.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { requireBuiltSite, serve, launch, openLab, train, mean, ARTIFACTS } from './browser.mjs';
+
+let server, url, browser, page;
+
+before(async () => {
+  await requireBuiltSite();
+  ({ server, url } = await serve());
+  browser = await launch();
+  page = await openLab(browser, url);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test('page is ready quickly and names its backend', async () => {
+  const readyMs = Number(await page.evaluate(() => document.body.dataset.readyMs));
+  console.log(`page load to ready: ${readyMs} ms`);
+  assert.ok(readyMs < 10_000, `ready after ${readyMs} ms`);
+  assert.match(await page.textContent('#backend-name'), /CPU/);
+});
+
+test('one epoch of MNIST-10k on the CPU reaches >= 93% with a responsive page', async () => {
+  await page.evaluate(() => { window.longTasks = []; });
+  const run = await train(page, { task: 'mnist', rule: 'bp', epochs: 1 });
+  assert.equal(run.message, null, `unexpected message: ${run.message}`);
+  assert.equal(run.state, 'finished');
+  console.log(`CPU: test accuracy ${(100 * run.accuracy).toFixed(2)}%, ${run.msPerBatch.toFixed(1)} ms per batch of 64`);
+  assert.ok(run.accuracy >= 0.93, `accuracy ${run.accuracy}`);
+  const longTasks = await page.evaluate(() => window.longTasks);
+  const worst = Math.max(0, ...longTasks.map((t) => t.duration));
+  console.log(`main-thread long tasks while training: ${longTasks.length}, longest ${worst.toFixed(0)} ms`);
+  assert.ok(worst <= 200, `a main-thread task took ${worst} ms`);
+  // The views were drawn: a gallery of mistakes and a confusion matrix that sums to the test set.
+  assert.ok(await page.locator('#gallery figure').count() > 0);
+  await page.screenshot({ path: fileURLToPath(new URL('cpu-after-one-epoch.png', ARTIFACTS)), fullPage: true });
+});
+
+test('drawing on the pad shows ten class probabilities', async () => {
+  const box = await page.locator('#draw').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelectorAll('#probabilities .bar').length === 10);
+  const total = await page.evaluate(() => [...document.querySelectorAll('#probabilities .value')]
+    .reduce((a, el) => a + parseFloat(el.textContent), 0));
+  assert.ok(Math.abs(total - 100) < 1, `probabilities sum to ${total}%`);
+});
+
+test('weights and results download and load back', async () => {
+  const accuracy = Number(await page.getAttribute('#test-accuracy', 'data-value'));
+  const [weights] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
+  const weightsPath = fileURLToPath(new URL('weights.bpk', ARTIFACTS));
+  await weights.saveAs(weightsPath);
+  const [results] = await Promise.all([page.waitForEvent('download'), page.click('#download-results')]);
+  const resultsPath = fileURLToPath(new URL('results.json', ARTIFACTS));
+  await results.saveAs(resultsPath);
+
+  await page.setInputFiles('#load-weights', weightsPath);
+  await page.waitForFunction(() => /Weights loaded/.test(document.querySelector('#message').textContent));
+  const reloaded = Number(await page.getAttribute('#test-accuracy', 'data-value'));
+  assert.equal(reloaded, accuracy, 'the reloaded weights score exactly as the trained model did');
+
+  await page.setInputFiles('#load-results', resultsPath);
+  await page.waitForFunction(() => /Results loaded/.test(document.querySelector('#message').textContent));
+});
+
+test('a corrupt weights file gives a clear error and the page keeps working', async () => {
+  const corrupt = fileURLToPath(new URL('corrupt.bpk', ARTIFACTS));
+  await writeFile(corrupt, Buffer.from('this is not a burnpack file at all'));
+  await page.setInputFiles('#load-weights', corrupt);
+  await page.waitForFunction(() => /could not load the weights file/.test(document.querySelector('#message').textContent));
+  assert.match(await page.textContent('#message'), /weights file/);
+  const badResults = fileURLToPath(new URL('corrupt.json', ARTIFACTS));
+  await writeFile(badResults, '{"schema_version": 99}');
+  await page.setInputFiles('#load-results', badResults);
+  await page.waitForFunction(() => /could not load the results file/.test(document.querySelector('#message').textContent));
+  // Still alive: a short run trains.
+  const run = await train(page, { rule: 'bp', epochs: 1, trainLimit: 256 });
+  assert.equal(run.state, 'finished', run.message);
+});
+
+test('every learning rule trains on the CPU (loss falls)', async () => {
+  const rules = await page.evaluate(() => [...document.querySelectorAll('#rule option')].map((o) => o.value));
+  assert.ok(rules.length >= 6, `rules offered: ${rules}`);
+  for (const rule of rules) {
+    const run = await train(page, { rule, epochs: 1, trainLimit: 1280 });
+    assert.equal(run.state, 'finished', `${rule}: ${run.message}`);
+    const first = mean(run.losses.slice(0, 3));
+    const last = mean(run.losses.slice(-3));
+    console.log(`${rule}: loss ${first.toFixed(3)} → ${last.toFixed(3)}, accuracy ${(100 * run.accuracy).toFixed(1)}%`);
+    assert.ok(last < first, `${rule}: loss did not fall (${first} → ${last})`);
+  }
+});

@@ -1,0 +1,301 @@
+// The page: controls, live views and files. All computation happens in the worker
+// (worker.js); this thread only sends protocol messages and draws what comes back.
+import { ToWorker, FromWorker, message } from './protocol.js';
+import { LearningCurves } from './charts.js';
+import { CLASS_NAMES, drawFilters, drawConfusion, drawGallery, drawProbabilities } from './views.js';
+import { DrawingPad } from './drawing.js';
+import { downloadBytes, downloadText, readFile } from './files.js';
+
+const $ = (id) => document.getElementById(id);
+// Fashion-MNIST's 60,000 training images make one browser epoch take minutes; the page trains
+// on a class-balanced 12,000 of them by default (documented in the task menu and the README).
+const DEFAULT_TRAIN_LIMIT = { mnist: '', fashion: '12000' };
+// Developer option: `?test_limit=N` evaluates on a class-balanced N test images (quick checks).
+const TEST_LIMIT = new URLSearchParams(location.search).get('test_limit');
+
+let worker = null;
+let ready = false;
+let runState = 'idle';
+let backend = { kind: 'cpu', description: '' };
+let classNames = CLASS_NAMES.mnist;
+let lastTask = 'mnist';
+let curves = null;
+let predictBusy = false;
+let queuedPixels = null;
+const loadStarted = performance.now();
+// What the page has seen, for the curious (and the browser tests): every reported batch loss.
+window.labState = { losses: [] };
+
+function showMessage(text, kind = 'error') {
+  const box = $('message');
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = false;
+}
+
+function clearMessage() {
+  $('message').hidden = true;
+}
+
+function send(type, fields, transfer) {
+  worker.postMessage(message(type, fields), transfer || []);
+}
+
+function setRunState(state) {
+  runState = state;
+  const busy = state === 'running' || state === 'paused';
+  $('start').disabled = !ready || busy;
+  $('pause').disabled = !busy;
+  $('pause').textContent = state === 'paused' ? 'Resume' : 'Pause';
+  $('stop').disabled = !busy;
+  $('backend-select').disabled = !ready || busy;
+  for (const el of $('config-form').elements) el.disabled = busy;
+  $('load-weights').disabled = busy;
+  $('download-results').disabled = busy || !window.lastResults;
+  $('download-weights').disabled = busy || !window.hasModel;
+  document.body.dataset.runState = state;
+}
+
+function readConfig() {
+  const task = $('task').value;
+  // Reads a numeric field, rejecting values below `min` with a message naming the field.
+  const number = (id, parse, min) => {
+    const value = parse($(id).value);
+    const name = $(id).labels[0].textContent.trim();
+    if (!Number.isFinite(value) || value < min) throw new Error(`${name}: enter a number of at least ${min}`);
+    return value;
+  };
+  const integer = (v) => (/^\s*\d+\s*$/.test(v) ? parseInt(v, 10) : NaN);
+  return {
+    task,
+    rule: $('rule').value,
+    optimizer: $('optimizer').value,
+    learning_rate: number('learning_rate', parseFloat, Number.MIN_VALUE),
+    momentum: 0.9,
+    batch_size: number('batch_size', integer, 1),
+    epochs: number('epochs', integer, 1),
+    seed: number('seed', integer, 0),
+    train_limit: $('train_limit').value.trim() === '' ? null : number('train_limit', integer, 1),
+    test_limit: TEST_LIMIT ? parseInt(TEST_LIMIT, 10) : null,
+    max_loss: 1000.0,
+  };
+}
+
+function formatSeconds(s) {
+  if (!Number.isFinite(s)) return '–';
+  if (s < 60) return `${Math.round(s)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function showEvaluation(metrics, misclassified, filters) {
+  $('test-accuracy').textContent = `${(100 * metrics.test_accuracy).toFixed(2)}%`;
+  $('test-accuracy').dataset.value = String(metrics.test_accuracy);
+  drawConfusion($('confusion'), metrics.confusion, classNames);
+  if (misclassified) drawGallery($('gallery'), misclassified, classNames);
+  if (filters) drawFilters($('filters'), filters);
+}
+
+const handlers = {
+  [FromWorker.READY]: (msg) => {
+    ready = true;
+    backend = msg.backend;
+    $('backend-name').textContent = backend.description;
+    const select = $('rule');
+    select.replaceChildren(...msg.rules.map((r) => new Option(`${r.name} (${r.id})`, r.id)));
+    select.dataset.summaries = JSON.stringify(Object.fromEntries(msg.rules.map((r) => [r.id, r.summary])));
+    select.dispatchEvent(new Event('change'));
+    const readyMs = Math.round(performance.now() - loadStarted);
+    document.body.dataset.readyMs = String(readyMs);
+    $('progress-text').textContent = `Ready (${(readyMs / 1000).toFixed(1)} s). Choose a data set and press Start.`;
+    setRunState('idle');
+  },
+  [FromWorker.BACKEND]: (msg) => {
+    backend = msg.backend;
+    $('backend-name').textContent = backend.description;
+    $('backend-select').value = backend.kind;
+    clearMessage();
+  },
+  [FromWorker.DATA]: (msg) => {
+    $('data-info').textContent = `Loaded ${msg.task === 'mnist' ? 'MNIST-10k' : 'Fashion-MNIST'}: ` +
+      `${msg.train_images.toLocaleString()} training and ${msg.test_images.toLocaleString()} test images.`;
+  },
+  [FromWorker.STARTED]: (msg) => {
+    $('progress').max = msg.batches_per_epoch * msg.epochs;
+    $('progress').value = 0;
+    $('progress-text').textContent = `Training on ${msg.train_images.toLocaleString()} images…`;
+  },
+  [FromWorker.PROGRESS]: (msg) => {
+    $('progress').value = msg.done;
+    $('progress-text').textContent =
+      `Epoch ${msg.epoch + 1}/${msg.epochs}, batch ${msg.batch + 1}/${msg.batches_per_epoch} · ` +
+      `loss ${msg.loss.toFixed(3)} · ${Math.round(msg.images_per_second)} images/s ` +
+      `(${Math.round(msg.ms_per_batch)} ms per batch) · about ${formatSeconds(msg.eta_seconds)} left`;
+    document.body.dataset.msPerBatch = String(msg.ms_per_batch);
+    curves.addLoss(msg.epoch + (msg.batch + 1) / msg.batches_per_epoch, msg.loss);
+    window.labState.losses.push(msg.loss);
+  },
+  [FromWorker.EPOCH]: (msg) => {
+    window.hasModel = true;
+    curves.addAccuracy(msg.metrics.epoch, msg.metrics.test_accuracy);
+    showEvaluation(msg.metrics, msg.misclassified, msg.filters);
+    if (queuedPixels) requestPrediction(queuedPixels);
+  },
+  [FromWorker.STATE]: (msg) => {
+    setRunState(msg.state);
+    if (msg.state === 'stopped') $('progress-text').textContent = 'Stopped. The model so far can still be used and saved.';
+    if (msg.state === 'paused') $('progress-text').textContent += ' (paused)';
+    if (msg.state === 'finished') $('progress-text').textContent = `Finished: test accuracy ${$('test-accuracy').textContent}.`;
+    if (msg.state === 'stopped') window.hasModel = true;
+    setRunState(msg.state);
+  },
+  [FromWorker.PREDICTION]: (msg) => {
+    predictBusy = false;
+    drawProbabilities($('probabilities'), msg.probabilities, classNames);
+    if (queuedPixels) requestPrediction(queuedPixels);
+  },
+  [FromWorker.RESULTS]: (msg) => {
+    window.lastResults = msg.json;
+    setRunState(runState);
+    if (window.pendingDownload === 'results') {
+      window.pendingDownload = null;
+      downloadText(msg.json, `microlearning-${lastTask}-results.json`, 'application/json');
+    }
+  },
+  [FromWorker.WEIGHTS]: (msg) => {
+    downloadBytes(msg.bytes, `microlearning-${lastTask}-weights.bpk`);
+  },
+  [FromWorker.WEIGHTS_LOADED]: (msg) => {
+    window.hasModel = true;
+    showEvaluation(msg.metrics, msg.misclassified, msg.filters);
+    showMessage(`Weights loaded: test accuracy ${(100 * msg.metrics.test_accuracy).toFixed(2)}% on this data set.`, 'info');
+    setRunState('idle');
+  },
+  [FromWorker.RESULTS_CHECKED]: (msg) => {
+    const r = msg.results;
+    window.lastResults = JSON.stringify(r, null, 2);
+    classNames = CLASS_NAMES[r.config.task] || CLASS_NAMES.mnist;
+    curves.showResults(r);
+    showEvaluation({ test_accuracy: r.final_test_accuracy, confusion: r.final_confusion }, null, null);
+    showMessage(`Results loaded: ${r.config.rule} on ${r.data.task}, ${r.epochs.length} epoch(s), ` +
+      `final test accuracy ${(100 * r.final_test_accuracy).toFixed(2)}% (${r.backend}).`, 'info');
+    setRunState(runState);
+  },
+  [FromWorker.ERROR]: (msg) => {
+    predictBusy = false;
+    showMessage(msg.message);
+    if (msg.fatal) restartWorker();
+  },
+};
+
+function startWorker() {
+  ready = false;
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = (event) => {
+    const handler = handlers[event.data.type];
+    if (handler) handler(event.data);
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    showMessage(`The training worker failed: ${event.message || 'it could not load (is the site built?)'}`);
+    setRunState('idle');
+  };
+}
+
+function restartWorker() {
+  worker.terminate();
+  setRunState('idle');
+  startWorker();
+}
+
+function requestPrediction(pixels) {
+  if (!pixels) return;
+  if (!window.hasModel) {
+    $('probabilities').textContent = 'Train a model (or load weights) to see its guesses.';
+    return;
+  }
+  if (predictBusy) { queuedPixels = pixels; return; }
+  queuedPixels = null;
+  predictBusy = true;
+  send(ToWorker.PREDICT, { pixels });
+}
+
+function wireControls() {
+  $('task').addEventListener('change', () => {
+    $('train_limit').value = DEFAULT_TRAIN_LIMIT[$('task').value];
+  });
+  $('rule').addEventListener('change', () => {
+    const summaries = JSON.parse($('rule').dataset.summaries || '{}');
+    $('rule-summary').textContent = summaries[$('rule').value] || '';
+  });
+  $('start').addEventListener('click', () => {
+    let config;
+    try {
+      config = readConfig();
+    } catch (err) {
+      showMessage(err.message);
+      return;
+    }
+    clearMessage();
+    lastTask = config.task;
+    classNames = CLASS_NAMES[config.task];
+    curves.reset();
+    window.labState.losses = [];
+    window.lastResults = null;
+    $('test-accuracy').textContent = '–';
+    $('test-accuracy').dataset.value = '';
+    setRunState('running');
+    send(ToWorker.START, { config });
+  });
+  $('pause').addEventListener('click', () => {
+    send(runState === 'paused' ? ToWorker.RESUME : ToWorker.PAUSE);
+  });
+  $('stop').addEventListener('click', () => send(ToWorker.STOP));
+  $('backend-select').addEventListener('change', () => {
+    if (!navigator.gpu && $('backend-select').value === 'webgpu') {
+      showMessage('This browser has no WebGPU (navigator.gpu is missing); staying on the CPU.');
+      $('backend-select').value = 'cpu';
+      return;
+    }
+    $('backend-name').textContent = 'switching…';
+    send(ToWorker.SET_BACKEND, { kind: $('backend-select').value });
+  });
+  $('download-results').addEventListener('click', () => {
+    if (window.lastResults) downloadText(window.lastResults, `microlearning-${lastTask}-results.json`, 'application/json');
+  });
+  $('download-weights').addEventListener('click', () => send(ToWorker.GET_WEIGHTS));
+  $('load-weights').addEventListener('change', async (event) => {
+    const file = event.target.files[0];
+    event.target.value = '';
+    if (!file) return;
+    clearMessage();
+    const bytes = await readFile(file);
+    lastTask = $('task').value;
+    classNames = CLASS_NAMES[lastTask];
+    send(ToWorker.LOAD_WEIGHTS, { bytes, task: lastTask }, [bytes]);
+  });
+  $('load-results').addEventListener('change', async (event) => {
+    const file = event.target.files[0];
+    event.target.value = '';
+    if (!file) return;
+    clearMessage();
+    const text = new TextDecoder().decode(await readFile(file));
+    send(ToWorker.CHECK_RESULTS, { text });
+  });
+  const pad = new DrawingPad($('draw'), (pixels) => requestPrediction(pixels));
+  $('clear-drawing').addEventListener('click', () => {
+    pad.clear();
+    $('probabilities').replaceChildren();
+  });
+}
+
+function main() {
+  curves = new LearningCurves($('loss-chart'), $('accuracy-chart'));
+  if (!navigator.gpu) $('backend-select').options[1].text = 'WebGPU (not available in this browser)';
+  wireControls();
+  drawFilters($('filters'), null);
+  startWorker();
+  setRunState('idle');
+}
+
+// uPlot is a classic deferred script; module scripts run after it, so it is defined here.
+main();

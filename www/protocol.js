@@ -1,0 +1,54 @@
+// The one message protocol between the page (app.js) and the training worker (worker.js).
+// Every message is a plain object with a `type`; the constructors below are the only way either
+// side builds one, so the shapes live in one place.
+
+/** Page → worker. */
+export const ToWorker = Object.freeze({
+  /** { type, kind: 'cpu' | 'webgpu' } */
+  SET_BACKEND: 'set-backend',
+  /** { type, config: TrainConfig } — the CLI's TrainConfig JSON. */
+  START: 'start',
+  PAUSE: 'pause',
+  RESUME: 'resume',
+  STOP: 'stop',
+  /** { type, pixels: Float32Array(784), raw intensities 0..255 } */
+  PREDICT: 'predict',
+  GET_RESULTS: 'get-results',
+  GET_WEIGHTS: 'get-weights',
+  /** { type, bytes: ArrayBuffer, task } */
+  LOAD_WEIGHTS: 'load-weights',
+  /** { type, text } */
+  CHECK_RESULTS: 'check-results',
+});
+
+/** Worker → page. */
+export const FromWorker = Object.freeze({
+  /** { type, rules: [{id, name, summary}], backend: {kind, description} } */
+  READY: 'ready',
+  /** { type, backend: {kind, description} } */
+  BACKEND: 'backend',
+  /** { type, task, train_images, test_images } */
+  DATA: 'data',
+  /** { type, batches_per_epoch, epochs, train_images, test_images } */
+  STARTED: 'started',
+  /** { type, epoch, batch, batches_per_epoch, epochs, loss, images_per_second, eta_seconds } */
+  PROGRESS: 'progress',
+  /** { type, metrics, misclassified, filters: Float32Array(288) } */
+  EPOCH: 'epoch',
+  /** { type, state: 'running' | 'paused' | 'stopped' | 'finished' | 'idle' } */
+  STATE: 'state',
+  /** { type, probabilities: Float32Array(10) } */
+  PREDICTION: 'prediction',
+  /** { type, json } */
+  RESULTS: 'results',
+  /** { type, bytes: ArrayBuffer } */
+  WEIGHTS: 'weights',
+  /** { type, metrics, misclassified, filters } after a weights file loaded */
+  WEIGHTS_LOADED: 'weights-loaded',
+  /** { type, results } a checked results file */
+  RESULTS_CHECKED: 'results-checked',
+  /** { type, message, fatal } fatal: the compute module died and the worker must restart */
+  ERROR: 'error',
+});
+
+export const message = (type, fields = {}) => ({ type, ...fields });

@@ -1,0 +1,125 @@
+// Drawing the model's state on canvases: first-layer filters, the confusion matrix and the
+// gallery of misclassified test images. Plain 2-D canvas; each call is a few milliseconds.
+
+export const CLASS_NAMES = {
+  mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  fashion: ['T-shirt', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Boot'],
+};
+
+/** Diverging colour for v in [-1, 1]: blue (negative), white (0), red (positive). */
+function diverging(v) {
+  const t = Math.max(-1, Math.min(1, v));
+  const a = Math.round(255 * (1 - Math.abs(t)));
+  return t >= 0 ? [255, a, a] : [a, a, 255];
+}
+
+/** conv1's kernels: `weights` is [32 × 9], drawn as an 8 × 4 grid of 3 × 3 tiles. */
+export function drawFilters(canvas, weights) {
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (!weights) return;
+  const tiles = weights.length / 9;
+  const cols = 8;
+  const cell = Math.floor(canvas.width / cols);
+  const px = Math.floor((cell - 4) / 3);
+  let max = 1e-12;
+  for (const w of weights) max = Math.max(max, Math.abs(w));
+  for (let k = 0; k < tiles; k++) {
+    const ox = (k % cols) * cell + 2;
+    const oy = Math.floor(k / cols) * cell + 2;
+    for (let i = 0; i < 9; i++) {
+      const [r, g, b] = diverging(weights[k * 9 + i] / max);
+      ctx.fillStyle = `rgb(${r},${g},${b})`;
+      ctx.fillRect(ox + (i % 3) * px, oy + Math.floor(i / 3) * px, px, px);
+    }
+  }
+}
+
+/** The 10 × 10 confusion matrix (rows: truth), shaded by row-normalised counts. */
+export function drawConfusion(canvas, matrix, classNames) {
+  const ctx = canvas.getContext('2d');
+  const margin = 60;
+  const cell = Math.floor((canvas.width - margin) / 10);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  for (let i = 0; i < 10; i++) {
+    const row = matrix[i];
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    for (let j = 0; j < 10; j++) {
+      const f = row[j] / total;
+      const shade = Math.round(255 * (1 - f));
+      ctx.fillStyle = i === j ? `rgb(${shade},${Math.round(255 - 120 * f)},${shade})` : `rgb(255,${shade},${shade})`;
+      const x = margin + j * cell;
+      const y = margin + i * cell;
+      ctx.fillRect(x, y, cell - 1, cell - 1);
+      ctx.fillStyle = f > 0.5 ? '#fff' : '#222';
+      if (row[j] > 0) ctx.fillText(String(row[j]), x + cell / 2, y + cell / 2);
+    }
+    ctx.fillStyle = '#222';
+    ctx.save();
+    ctx.textAlign = 'right';
+    ctx.fillText(classNames[i], margin - 4, margin + i * cell + cell / 2);
+    ctx.restore();
+    ctx.save();
+    ctx.translate(margin + i * cell + cell / 2, margin - 4);
+    ctx.rotate(-Math.PI / 4);
+    ctx.textAlign = 'left';
+    ctx.fillText(classNames[i], 0, 0);
+    ctx.restore();
+  }
+}
+
+/** A 28 × 28 grey image (0..255, row-major) on a small canvas. */
+export function imageCanvas(pixels, scale = 2) {
+  const canvas = document.createElement('canvas');
+  canvas.width = 28; canvas.height = 28;
+  canvas.style.width = `${28 * scale}px`;
+  canvas.style.height = `${28 * scale}px`;
+  const ctx = canvas.getContext('2d');
+  const image = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = pixels[i];
+    image.data.set([v, v, v, 255], 4 * i);
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas;
+}
+
+/** The misclassified test images, each captioned "truth → predicted". */
+export function drawGallery(container, items, classNames) {
+  const fragment = document.createDocumentFragment();
+  for (const item of items) {
+    const figure = document.createElement('figure');
+    figure.append(imageCanvas(item.pixels));
+    const caption = document.createElement('figcaption');
+    caption.textContent = `${classNames[item.label]} → ${classNames[item.predicted]}`;
+    caption.title = `test image #${item.index}: truly ${classNames[item.label]}, predicted ${classNames[item.predicted]}`;
+    figure.append(caption);
+    fragment.append(figure);
+  }
+  container.replaceChildren(fragment);
+  if (items.length === 0) container.textContent = 'No mistakes on the test set.';
+}
+
+/** Horizontal bars of the ten class probabilities. */
+export function drawProbabilities(container, probabilities, classNames) {
+  const best = probabilities.indexOf(Math.max(...probabilities));
+  const rows = Array.from(probabilities, (p, i) => {
+    const row = document.createElement('div');
+    row.className = i === best ? 'bar best' : 'bar';
+    const label = document.createElement('span');
+    label.textContent = classNames[i];
+    const fill = document.createElement('span');
+    fill.className = 'fill';
+    fill.style.width = `${(100 * p).toFixed(1)}%`;
+    const value = document.createElement('span');
+    value.className = 'value';
+    value.textContent = `${(100 * p).toFixed(1)}%`;
+    row.append(label, fill, value);
+    return row;
+  });
+  container.replaceChildren(...rows);
+}
