@@ -17,6 +17,7 @@ fn sample() -> RunResults {
         confusion,
         train_seconds: 1.0,
         images_per_second: 100.0,
+        diagnostics: Default::default(),
     };
     RunResults::new(
         "cpu".into(),
@@ -52,7 +53,7 @@ fn malformed_results_are_rejected_with_a_reason() {
         ("{not json".to_string(), "not valid JSON"),
         ("{}".to_string(), "schema_version"),
         (
-            good.replace("\"schema_version\": 1", "\"schema_version\": 99"),
+            good.replace("\"schema_version\": 2", "\"schema_version\": 99"),
             "not supported",
         ),
         (
@@ -76,4 +77,17 @@ fn malformed_results_are_rejected_with_a_reason() {
         let err = RunResults::from_json(&text).unwrap_err().to_string();
         assert!(err.contains(expected), "expected '{expected}' in '{err}'");
     }
+}
+
+#[test]
+fn version_1_files_from_before_the_diagnostics_still_load() {
+    // Version 1 had neither `diagnostics_every` in the config nor `diagnostics` per epoch.
+    let mut v: serde_json::Value = serde_json::from_str(&sample().to_json().unwrap()).unwrap();
+    v["schema_version"] = 1.into();
+    v["config"].as_object_mut().unwrap().remove("diagnostics_every");
+    v["epochs"][0].as_object_mut().unwrap().remove("diagnostics");
+    let r = RunResults::from_json(&v.to_string()).unwrap();
+    assert_eq!(r.config.diagnostics_every, 0, "v1 runs measured no diagnostics");
+    assert_eq!(r.schema_version, 2);
+    assert!(r.epochs[0].diagnostics.samples.is_empty());
 }

@@ -7,10 +7,10 @@ use burn::prelude::*;
 use microlearning::data::{DataSplit, Task, images_to_tensor, labels_to_tensor};
 use microlearning::model::{FeedbackWeights, SeedNet};
 use microlearning::rules::{
-    Backprop, FeedbackRule, FixedRandomFeedback, KolenPollack, LearningRule, RULES, SignSymmetry,
-    build_rule,
+    Backprop, DirectFeedbackAlignment, FeedbackRule, FixedRandomFeedback, KolenPollack,
+    LearningRule, RULES, SignSymmetry, build_rule,
 };
-use microlearning::training::{TrainConfig, Trainer, limit_data, read_f32};
+use microlearning::training::{TrainConfig, Trainer, limit_data, measure, read_f32};
 
 fn data() -> Arc<DataSplit> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
@@ -93,9 +93,7 @@ fn compare_with_backprop(
 fn fa_with_b_equal_to_w_is_backprop() {
     let data = data();
     let model = SeedNet::init(5, &Device::flex().autodiff());
-    let mut fa = FeedbackRule {
-        pathway: FixedRandomFeedback::with_weights(own_weights(&model)),
-    };
+    let mut fa = FeedbackRule::new(FixedRandomFeedback::with_weights(own_weights(&model)));
     for (name, diff) in compare_with_backprop(&mut fa, &model, &data) {
         assert!(diff < 1e-5, "{name}: max |FA − BP| = {diff}");
     }
@@ -107,9 +105,7 @@ fn fa_with_random_b_differs_from_backprop_below_the_output_layer() {
     // not the output layer's, whose gradient never passes through feedback weights.
     let data = data();
     let model = SeedNet::init(5, &Device::flex().autodiff());
-    let mut fa = FeedbackRule {
-        pathway: FixedRandomFeedback::new(1, &model),
-    };
+    let mut fa = FeedbackRule::new(FixedRandomFeedback::new(1, &model));
     for (name, diff) in compare_with_backprop(&mut fa, &model, &data) {
         if name.starts_with("fc2") {
             assert!(diff < 1e-6, "{name}: {diff}");
@@ -126,9 +122,7 @@ fn fa_with_random_b_differs_from_backprop_below_the_output_layer() {
 fn sign_symmetry_with_magnitudes_of_w_is_backprop() {
     let data = data();
     let model = SeedNet::init(6, &Device::flex().autodiff());
-    let mut sf = FeedbackRule {
-        pathway: SignSymmetry::with_magnitudes(own_weights(&model)),
-    };
+    let mut sf = FeedbackRule::new(SignSymmetry::with_magnitudes(own_weights(&model)));
     for (name, diff) in compare_with_backprop(&mut sf, &model, &data) {
         assert!(diff < 1e-5, "{name}: max |uSF(|W|) − BP| = {diff}");
     }
@@ -145,9 +139,7 @@ fn angle_deg(a: &[f32], b: &[f32]) -> f64 {
 fn kolen_pollack_feedback_aligns_with_the_forward_weights() {
     let device = Device::flex().autodiff();
     let model = SeedNet::init(2, &device);
-    let mut kp = FeedbackRule {
-        pathway: KolenPollack::new(2, &model),
-    };
+    let mut kp = FeedbackRule::new(KolenPollack::new(2, &model));
     let angle = |kp: &FeedbackRule<KolenPollack>, model: &SeedNet| {
         let b = kp.pathway.feedback_weights().fc1.clone().unwrap();
         angle_deg(
@@ -199,4 +191,96 @@ fn every_registered_rule_trains_a_few_batches() {
         let rule = build_rule(info.id, 0, trainer.model()).unwrap();
         assert_eq!(rule.id(), info.id);
     }
+}
+
+/// DFA's feedback with the backprop path for the last hidden layer: B_fc1 = W_fc2ᵀ.
+fn dfa_exact_for_fc1(model: &SeedNet, seed: u64) -> DirectFeedbackAlignment {
+    let mut dfa = DirectFeedbackAlignment::new(seed, model);
+    dfa.feedback.fc1 = model.fc2.weight.val().detach().inner().transpose(); // [128, 10] → [10, 128]
+    dfa
+}
+
+#[test]
+fn dfa_with_b_equal_to_w2_transposed_is_backprop_for_that_layer() {
+    // With one hidden layer between it and the output, DFA's error e·B equals backprop's e·W₂ᵀ
+    // when B = W₂ᵀ: fc1 and fc2 get exactly backprop's gradients.
+    let data = data();
+    let model = SeedNet::init(7, &Device::flex().autodiff());
+    let mut dfa = dfa_exact_for_fc1(&model, 3);
+    let diffs = compare_with_backprop(&mut dfa, &model, &data);
+    for (name, diff) in &diffs {
+        if name.starts_with("fc") {
+            assert!(*diff < 1e-5, "{name}: max |DFA − BP| = {diff}");
+        } else {
+            // conv layers still get random direct feedback: the comparison can fail.
+            assert!(*diff > 1e-5, "{name}: DFA's random conv feedback equals backprop?");
+        }
+    }
+}
+
+#[test]
+fn dfa_with_random_b_differs_from_backprop_in_fc1() {
+    let data = data();
+    let model = SeedNet::init(7, &Device::flex().autodiff());
+    let mut dfa = DirectFeedbackAlignment::new(3, &model);
+    for (name, diff) in compare_with_backprop(&mut dfa, &model, &data) {
+        if name.starts_with("fc2") {
+            assert!(diff < 1e-6, "{name}: the output layer gets e itself ({diff})");
+        } else {
+            assert!(diff > 1e-5, "{name}: random B left the gradient unchanged");
+        }
+    }
+}
+
+#[test]
+fn alignment_diagnostics_are_zero_for_backprop_and_near_ninety_for_random_feedback() {
+    let data = data();
+    let device = Device::flex().autodiff();
+    let model = SeedNet::init(4, &device);
+    let (x, y) = batch(&data, &device);
+    let bp = Backprop.step(&model, x.clone(), y.clone());
+    let same = Backprop.step(&model, x.clone(), y.clone());
+    let layers = microlearning::block_on(measure(&model, &same.grads, &bp.grads, None)).unwrap();
+    for l in &layers {
+        let angle = l.update_bp_angle_deg.unwrap();
+        assert!(angle < 0.5, "{}: BP vs BP angle {angle}", l.layer);
+        assert!(l.feedback_angle_deg.is_none());
+        assert!(l.weight_norm > 0.0);
+    }
+
+    let mut fa = FeedbackRule::new(FixedRandomFeedback::new(9, &model));
+    let step = fa.step(&model, x, y);
+    let fb = fa.feedback_weights();
+    let layers =
+        microlearning::block_on(measure(&model, &step.grads, &bp.grads, fb.as_ref())).unwrap();
+    let by_name = |n: &str| layers.iter().find(|l| l.layer == n).unwrap().clone();
+    assert!(by_name("fc2").update_bp_angle_deg.unwrap() < 0.5, "output layer is exact");
+    for name in ["conv1", "conv2", "fc1"] {
+        let l = by_name(name);
+        let angle = l.update_bp_angle_deg.unwrap();
+        assert!(angle > 45.0, "{name}: random feedback at init should be far from BP ({angle}°)");
+    }
+    for name in ["conv2", "fc1", "fc2"] {
+        let b_w = by_name(name).feedback_angle_deg.unwrap();
+        assert!((80.0..100.0).contains(&b_w), "{name}: random B–W angle {b_w}°");
+    }
+    assert!(by_name("conv1").feedback_angle_deg.is_none());
+}
+
+#[test]
+fn training_records_diagnostics_per_epoch() {
+    let data = data();
+    let config = TrainConfig::new()
+        .with_rule("fa".into())
+        .with_epochs(1)
+        .with_diagnostics_every(4);
+    let mut trainer = Trainer::new(config, data.clone(), Device::flex()).unwrap();
+    while !trainer.epoch_complete() {
+        microlearning::block_on(trainer.train_batch()).unwrap();
+    }
+    let metrics = microlearning::block_on(trainer.finish_epoch()).unwrap();
+    let d = &metrics.diagnostics;
+    assert_eq!(d.samples.len(), trainer.batches_per_epoch().div_ceil(4));
+    assert_eq!(d.mean.len(), 4);
+    assert!(d.mean.iter().all(|l| l.update_bp_angle_deg.is_some()));
 }

@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LabError, Result};
 use crate::training::{ConfusionMatrix, EpochMetrics, TrainConfig};
 
-/// Bumped whenever a field changes meaning or disappears; readers reject other versions.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped whenever a field changes meaning, appears or disappears; readers reject versions they
+/// cannot upgrade. Version 2 added the alignment diagnostics (`config.diagnostics_every`,
+/// `epochs[].diagnostics`); version 1 files are upgraded on reading.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Sizes and origin of the data a run used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,10 +64,11 @@ impl RunResults {
     /// Parses and checks a results file: the schema version, and that its numbers are
     /// consistent (a confusion matrix of the right shape that matches the stated accuracy).
     pub fn from_json(text: &str) -> Result<Self> {
-        let value: serde_json::Value = serde_json::from_str(text)
+        let mut value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| LabError::Results(format!("not valid JSON ({e})")))?;
         match value.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == SCHEMA_VERSION as u64 => {}
+            Some(1) => upgrade_from_v1(&mut value)?,
             Some(v) => {
                 return Err(LabError::Results(format!(
                     "schema version {v} is not supported (this lab reads version {SCHEMA_VERSION})"
@@ -94,4 +97,15 @@ impl RunResults {
         }
         Ok(results)
     }
+}
+
+/// Version 1 had no diagnostics: its runs measured none, so `diagnostics_every` is 0.
+fn upgrade_from_v1(value: &mut serde_json::Value) -> Result<()> {
+    let config = value
+        .get_mut("config")
+        .and_then(|c| c.as_object_mut())
+        .ok_or_else(|| LabError::Results("missing or malformed field (config)".into()))?;
+    config.insert("diagnostics_every".into(), 0.into());
+    value["schema_version"] = SCHEMA_VERSION.into();
+    Ok(())
 }

@@ -28,6 +28,17 @@ pub trait FeedbackPathway {
 /// A learning rule that is backprop with another backward pathway.
 pub struct FeedbackRule<P: FeedbackPathway> {
     pub pathway: P,
+    /// The feedback weights of the last step (for diagnostics).
+    pub last_feedback: Option<FeedbackWeights>,
+}
+
+impl<P: FeedbackPathway> FeedbackRule<P> {
+    pub fn new(pathway: P) -> Self {
+        Self {
+            pathway,
+            last_feedback: None,
+        }
+    }
 }
 
 impl<P: FeedbackPathway> LearningRule for FeedbackRule<P> {
@@ -38,6 +49,7 @@ impl<P: FeedbackPathway> LearningRule for FeedbackRule<P> {
     fn step(&mut self, model: &SeedNet, images: Tensor<4>, labels: Tensor<1, Int>) -> RuleStep {
         let feedback = self.pathway.feedback(model);
         let logits = model.logits_with_feedback(images, &feedback); // [B, 10]
+        self.last_feedback = Some(feedback);
         let loss = nll_loss(log_softmax(logits, 1), labels); // [1]
         let grads = GradientsParams::from_grads(loss.backward(), model);
         RuleStep {
@@ -48,6 +60,10 @@ impl<P: FeedbackPathway> LearningRule for FeedbackRule<P> {
 
     fn after_update(&mut self, before: &SeedNet, after: SeedNet) -> SeedNet {
         self.pathway.after_update(before, after)
+    }
+
+    fn feedback_weights(&self) -> Option<FeedbackWeights> {
+        self.last_feedback.clone()
     }
 }
 

@@ -10,6 +10,7 @@
 //! [`RULES`].
 
 mod bp;
+mod dfa;
 mod fa;
 mod feedback;
 mod kp;
@@ -19,9 +20,10 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use crate::error::{LabError, Result};
-use crate::model::SeedNet;
+use crate::model::{FeedbackWeights, SeedNet};
 
 pub use bp::Backprop;
+pub use dfa::{DirectFeedback, DirectFeedbackAlignment};
 pub use fa::FixedRandomFeedback;
 pub use feedback::{FeedbackPathway, FeedbackRule, random_feedback};
 pub use kp::{KP_DECAY, KolenPollack};
@@ -50,6 +52,12 @@ pub trait LearningRule {
     fn after_update(&mut self, _before: &SeedNet, after: SeedNet) -> SeedNet {
         after
     }
+
+    /// The feedback weights (B, of W's shape) used by the last step, for the B–W angle
+    /// diagnostic; `None` for rules without them.
+    fn feedback_weights(&self) -> Option<FeedbackWeights> {
+        None
+    }
 }
 
 /// A rule's registry entry.
@@ -73,19 +81,21 @@ pub const RULES: &[RuleInfo] = &[
         name: "Feedback alignment",
         summary: "The error travels back through fixed random weights (Lillicrap et al. 2016).",
         build: |seed, model| {
-            Box::new(FeedbackRule {
-                pathway: FixedRandomFeedback::new(seed, model),
-            })
+            Box::new(FeedbackRule::new(FixedRandomFeedback::new(seed, model)))
         },
+    },
+    RuleInfo {
+        id: "dfa",
+        name: "Direct feedback alignment",
+        summary: "The output error reaches every hidden layer directly through fixed random matrices (Nøkland 2016).",
+        build: |seed, model| Box::new(DirectFeedbackAlignment::new(seed, model)),
     },
     RuleInfo {
         id: "usf",
         name: "Sign symmetry (uniform)",
         summary: "Feedback through sign(W), scaled to W's RMS (Liao et al. 2016).",
         build: |seed, model| {
-            Box::new(FeedbackRule {
-                pathway: SignSymmetry::new(SignVariant::Uniform, seed, model),
-            })
+            Box::new(FeedbackRule::new(SignSymmetry::new(SignVariant::Uniform, seed, model)))
         },
     },
     RuleInfo {
@@ -93,9 +103,7 @@ pub const RULES: &[RuleInfo] = &[
         name: "Sign symmetry (batchwise random magnitudes)",
         summary: "Feedback through |M|∘sign(W), M redrawn every batch.",
         build: |seed, model| {
-            Box::new(FeedbackRule {
-                pathway: SignSymmetry::new(SignVariant::BatchwiseRandom, seed, model),
-            })
+            Box::new(FeedbackRule::new(SignSymmetry::new(SignVariant::BatchwiseRandom, seed, model)))
         },
     },
     RuleInfo {
@@ -103,9 +111,7 @@ pub const RULES: &[RuleInfo] = &[
         name: "Sign symmetry (fixed random magnitudes)",
         summary: "Feedback through |M|∘sign(W), M drawn once.",
         build: |seed, model| {
-            Box::new(FeedbackRule {
-                pathway: SignSymmetry::new(SignVariant::FixedRandom, seed, model),
-            })
+            Box::new(FeedbackRule::new(SignSymmetry::new(SignVariant::FixedRandom, seed, model)))
         },
     },
     RuleInfo {
@@ -113,9 +119,7 @@ pub const RULES: &[RuleInfo] = &[
         name: "Kolen-Pollack",
         summary: "Feedback weights get W's updates and decay, so they converge to W (Akrout et al. 2019).",
         build: |seed, model| {
-            Box::new(FeedbackRule {
-                pathway: KolenPollack::new(seed, model),
-            })
+            Box::new(FeedbackRule::new(KolenPollack::new(seed, model)))
         },
     },
 ];

@@ -51,6 +51,10 @@ pub struct TrainConfig {
     pub train_limit: Option<usize>,
     /// Evaluate on a class-balanced N of the test images, if set.
     pub test_limit: Option<usize>,
+    /// Measure the gradient-alignment diagnostics every N batches (0 = never). Each
+    /// measurement costs one extra backprop pass on that batch.
+    #[config(default = 20)]
+    pub diagnostics_every: usize,
     /// A batch loss above this (or NaN/∞) stops the run as diverged.
     #[config(default = 1e3)]
     pub max_loss: f32,

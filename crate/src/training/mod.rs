@@ -5,6 +5,8 @@ mod evaluation;
 mod optimizer;
 mod trainer;
 
+mod diagnostics;
+pub use diagnostics::{DiagnosticSample, EpochDiagnostics, LAYERS, LayerDiagnostics, measure};
 pub use config::{OptimizerKind, TrainConfig};
 pub use evaluation::{ConfusionMatrix, Evaluation, argmax, evaluate, read_f32, read_i64};
 pub use optimizer::build_optimizer;

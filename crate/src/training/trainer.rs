@@ -8,13 +8,14 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
+use super::diagnostics::{DiagnosticSample, EpochDiagnostics, measure};
 use super::evaluation::{ConfusionMatrix, Evaluation, evaluate, read_f32};
 use super::optimizer::build_optimizer;
 use crate::data::{DataSplit, ImageSet, images_to_tensor, labels_to_tensor};
 use crate::error::{LabError, Result};
 use crate::model::SeedNet;
 use crate::rng::LabRng;
-use crate::rules::{LearningRule, build_rule};
+use crate::rules::{Backprop, LearningRule, build_rule};
 
 /// Evaluation batch size: large batches are faster and need no gradients.
 pub const EVAL_BATCH: usize = 256;
@@ -32,6 +33,9 @@ pub struct EpochMetrics {
     /// Training time for the epoch (evaluation excluded).
     pub train_seconds: f64,
     pub images_per_second: f64,
+    /// Gradient-alignment diagnostics (absent in files written before they existed).
+    #[serde(default)]
+    pub diagnostics: EpochDiagnostics,
 }
 
 /// What one batch measured.
@@ -60,6 +64,7 @@ pub struct Trainer {
     epoch_seconds: f64,
     history: Vec<EpochMetrics>,
     last_evaluation: Option<Evaluation>,
+    samples: Vec<DiagnosticSample>,
 }
 
 /// Applies the config's train/test limits to a data split.
@@ -116,6 +121,7 @@ impl Trainer {
             epoch_seconds: 0.0,
             history: Vec::new(),
             last_evaluation: None,
+            samples: Vec::new(),
         };
         trainer.shuffle_rng.shuffle(&mut trainer.order);
         Ok(trainer)
@@ -187,6 +193,9 @@ impl Trainer {
         let images = images_to_tensor(&self.data.train, indices, &self.device);
         let labels = labels_to_tensor(&self.data.train, indices, &self.device);
 
+        let every = self.config.diagnostics_every;
+        let diagnose = every > 0 && self.batch % every == 0;
+        let probe = diagnose.then(|| (images.clone(), labels.clone()));
         let step = self.rule.step(&self.model, images, labels);
         let loss = read_f32(step.loss)
             .await?
@@ -200,6 +209,17 @@ impl Trainer {
                 batch: self.batch + 1,
                 loss,
                 limit: self.config.max_loss,
+            });
+        }
+        if let Some((images, labels)) = probe {
+            // The true gradient on the same batch, for the update–gradient angle.
+            let bp = Backprop.step(&self.model, images, labels);
+            let feedback = self.rule.feedback_weights();
+            let layers = measure(&self.model, &step.grads, &bp.grads, feedback.as_ref()).await?;
+            self.samples.push(DiagnosticSample {
+                epoch: self.epoch + 1,
+                batch: self.batch + 1,
+                layers,
             });
         }
         let before = self.model.clone();
@@ -245,6 +265,7 @@ impl Trainer {
             } else {
                 0.0
             },
+            diagnostics: EpochDiagnostics::from_samples(std::mem::take(&mut self.samples)),
         };
         self.history.push(metrics.clone());
         self.last_evaluation = Some(evaluation);
