@@ -1,7 +1,7 @@
 //! `microlearning`: the lab's experiments from the command line.
 
 use clap::{Parser, Subcommand};
-use microlearning::cli::{TrainArgs, run_train};
+use microlearning::cli::{GridArgs, TrainArgs, run_grid, run_train};
 
 #[derive(Parser)]
 #[command(
@@ -17,12 +17,15 @@ struct Cli {
 enum Command {
     /// Train the seed network and write a results JSON (and optionally the weights).
     Train(TrainArgs),
+    /// Train every rule × task for several seeds; writes each run and a mean ± sd summary.
+    Grid(GridArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Train(args) => run_train(args).map(|_| ()),
+        Command::Grid(args) => run_grid(args).map(|_| ()),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e}");

@@ -1,6 +1,9 @@
-//! The native command-line tool's commands. `bin/microlearning.rs` only parses arguments.
+//! The native command-line tool's commands, one file each. `bin/microlearning.rs` only parses
+//! arguments.
 
+mod grid;
 mod output;
 mod train;
 
-pub use train::{TrainArgs, run_train};
+pub use grid::{GridArgs, GridCell, GridSummary, mean_sd, run_grid};
+pub use train::{TrainArgs, run_train, train_with_progress};

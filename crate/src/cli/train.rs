@@ -57,16 +57,19 @@ pub struct TrainArgs {
     /// Where to save the trained weights (burnpack).
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// Measure the gradient-alignment diagnostics every N batches (0 = never).
+    #[arg(long, default_value_t = 20)]
+    pub diagnostics_every: usize,
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
 }
 
-fn parse_task(s: &str) -> std::result::Result<Task, String> {
+pub(crate) fn parse_task(s: &str) -> std::result::Result<Task, String> {
     Task::from_id(s).ok_or_else(|| format!("unknown task '{s}' (mnist, fashion)"))
 }
 
-fn parse_optimizer(s: &str) -> std::result::Result<OptimizerKind, String> {
+pub(crate) fn parse_optimizer(s: &str) -> std::result::Result<OptimizerKind, String> {
     OptimizerKind::from_id(s).ok_or_else(|| format!("unknown optimizer '{s}' (adam, sgd)"))
 }
 
@@ -83,6 +86,7 @@ impl TrainArgs {
             .with_seed(self.seed)
             .with_train_limit(self.train_limit)
             .with_test_limit(self.test_limit)
+            .with_diagnostics_every(self.diagnostics_every)
     }
 }
 
@@ -102,15 +106,39 @@ pub fn run_train(args: &TrainArgs) -> Result<RunResults> {
         data.test.len(),
         dir.display()
     );
-    let device = Device::flex();
-    let mut trainer = Trainer::new(config.clone(), data.clone(), device)?;
-
-    let total = (trainer.batches_per_epoch() * config.epochs) as u64;
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(total)
+        ProgressBar::new(0)
     };
+    let (results, trainer) = train_with_progress(&config, data, &dir.display().to_string(), &bar)?;
+    eprintln!(
+        "\nfinal test accuracy {:.2}%\n{}",
+        100.0 * results.final_test_accuracy,
+        format_confusion(&results.final_confusion.0, &args.task.class_names())
+    );
+    if let Some(path) = &args.out {
+        write_atomically(path, results.to_json()?.as_bytes())?;
+        eprintln!("results written to {}", path.display());
+    }
+    if let Some(path) = &args.weights {
+        write_atomically(path, &weights_to_bytes(trainer.model())?)?;
+        eprintln!("weights written to {}", path.display());
+    }
+    Ok(results)
+}
+
+/// Trains one run on the CPU with `bar` showing progress and a line per epoch. Shared by
+/// `train` and `grid`. Returns the results and the trainer (for its weights).
+pub fn train_with_progress(
+    config: &TrainConfig,
+    data: Arc<DataSplit>,
+    source: &str,
+    bar: &ProgressBar,
+) -> Result<(RunResults, Trainer)> {
+    let mut trainer = Trainer::new(config.clone(), data.clone(), Device::flex())?;
+    bar.set_length((trainer.batches_per_epoch() * config.epochs) as u64);
+    bar.set_position(0);
     bar.set_style(
         ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} batches  {msg}  {elapsed} < {eta}",
@@ -132,7 +160,7 @@ pub fn run_train(args: &TrainArgs) -> Result<RunResults> {
             bar.inc(1);
         }
         let m = crate::block_on(trainer.finish_epoch())?;
-        let line = format!(
+        let mut line = format!(
             "epoch {:>2}: train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  ({:.0} img/s)",
             m.epoch,
             m.train_loss,
@@ -140,34 +168,29 @@ pub fn run_train(args: &TrainArgs) -> Result<RunResults> {
             100.0 * m.test_accuracy,
             m.images_per_second
         );
+        let angles: Vec<String> = m
+            .diagnostics
+            .mean
+            .iter()
+            .filter_map(|l| l.update_bp_angle_deg.map(|a| format!("{} {a:.0}°", l.layer)))
+            .collect();
+        if !angles.is_empty() {
+            line.push_str(&format!("\n          update–BP angle: {}", angles.join("  ")));
+        }
         // suspend() rather than println(): a hidden bar (no terminal) would drop the line.
         bar.suspend(|| eprintln!("{line}"));
     }
     bar.finish_and_clear();
-
     let results = RunResults::new(
         "cpu (burn flex)".into(),
-        config,
+        config.clone(),
         DataInfo {
-            task: args.task.id().into(),
+            task: config.task.id().into(),
             train_images: data.train.len(),
             test_images: data.test.len(),
-            source: dir.display().to_string(),
+            source: source.to_string(),
         },
         trainer.history().to_vec(),
     )?;
-    eprintln!(
-        "\nfinal test accuracy {:.2}%\n{}",
-        100.0 * results.final_test_accuracy,
-        format_confusion(&results.final_confusion.0, &args.task.class_names())
-    );
-    if let Some(path) = &args.out {
-        write_atomically(path, results.to_json()?.as_bytes())?;
-        eprintln!("results written to {}", path.display());
-    }
-    if let Some(path) = &args.weights {
-        write_atomically(path, &weights_to_bytes(trainer.model())?)?;
-        eprintln!("weights written to {}", path.display());
-    }
-    Ok(results)
+    Ok((results, trainer))
 }
