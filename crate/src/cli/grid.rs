@@ -1,5 +1,6 @@
 //! `microlearning grid`: every combination of rule × task (× front end, once they exist) for N
-//! seeds, one results file per run plus a summary with mean ± sd. Each finished run is written
+//! seeds, one results file (`<task>-<rule>-s<seed>.json`, weights beside it as `.bpk`) per run
+//! plus a summary with mean ± sd. Each finished run is written
 //! at once, so an interrupted grid loses at most one run, and `--reuse` picks up where it stopped.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use super::output::write_atomically;
 use super::train::{parse_optimizer, train_with_progress};
 use crate::data::{DataSplit, Task};
 use crate::error::{LabError, Result};
+use crate::model::weights_to_bytes;
 use crate::results::RunResults;
 use crate::rules::RULES;
 use crate::training::{LAYERS, OptimizerKind, TrainConfig, limit_data};
@@ -104,7 +106,10 @@ pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
 fn reusable(path: &Path, config: &TrainConfig) -> Option<RunResults> {
     let text = std::fs::read_to_string(path).ok()?;
     let results = RunResults::from_json(&text).ok()?;
-    (results.config == *config && results.epochs.len() == config.epochs).then_some(results)
+    let complete = results.config == *config
+        && results.epochs.len() == config.epochs
+        && path.with_extension("bpk").exists();
+    complete.then_some(results)
 }
 
 pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
@@ -163,7 +168,10 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
                         eprintln!("[{done}/{total}] {} {rule} seed {seed}", task.id());
                         let data = Arc::new(limit_data(&full, &config));
                         let bar = ProgressBar::new(0);
-                        let (r, _) = train_with_progress(&config, data, &dir.display().to_string(), &bar)?;
+                        let (r, trainer) =
+                            train_with_progress(&config, data, &dir.display().to_string(), &bar)?;
+                        // Weights first: a results file always has its weights beside it.
+                        write_atomically(&path.with_extension("bpk"), &weights_to_bytes(trainer.model())?)?;
                         write_atomically(&path, r.to_json()?.as_bytes())?;
                         r
                     }
