@@ -20,26 +20,40 @@ if [ ! -x "$WASM_BINDGEN" ] || [ "$("$WASM_BINDGEN" --version | awk '{print $2}'
     cargo install wasm-bindgen-cli --version "$WB_VERSION" --root "$TOOLS" --force \
         || die "cargo install wasm-bindgen-cli $WB_VERSION failed"
 fi
-apt_install binaryen nodejs npm
+command -v node >/dev/null || apt_install nodejs
+command -v npm >/dev/null || apt_install npm
 
 log "building the wasm module (the first build compiles burn + wgpu: ~20 min on 2 cores)"
 RUSTFLAGS="-C target-feature=+simd128" cargo build -p microlearning --lib \
     --target wasm32-unknown-unknown --no-default-features --profile wasm
 RAW="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/microlearning.wasm"
 
-log "wasm-bindgen"
-rm -rf www/pkg
-"$WASM_BINDGEN" --target web --no-typescript --out-dir www/pkg "$RAW"
-log "wasm-opt"
-# -all: accept every feature rustc emits (simd128, bulk memory, sign-ext, ...).
-wasm-opt -all -O3 www/pkg/microlearning_bg.wasm -o www/pkg/microlearning_bg.opt.wasm \
-    || die "wasm-opt failed"
-mv www/pkg/microlearning_bg.opt.wasm www/pkg/microlearning_bg.wasm
-printf 'wasm: %s bytes raw, %s bytes gzip -9\n' \
-    "$(stat -c %s www/pkg/microlearning_bg.wasm)" "$(gzip -9c www/pkg/microlearning_bg.wasm | wc -c)" >&2
-
-log "JS libraries (npm ci)"
+log "JS libraries and tools (npm ci)"
 npm ci --no-audit --no-fund --silent || die "npm ci failed"
 mkdir -p www/vendor
 cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css www/vendor/
+
+log "wasm-bindgen"
+rm -rf www/pkg
+"$WASM_BINDGEN" --target web --no-typescript --out-dir www/pkg "$RAW"
+
+# wasm-opt from npm's binaryen (pinned in package-lock.json). Debian's binaryen 108 is too old:
+# it retypes wasm-bindgen's externref table and the browser rejects the module. -O3 rather than
+# -Oz: the page's training speed is this code's speed. The optimised file is cached by the hash
+# of its input, because the optimiser (itself compiled to wasm) takes several minutes here.
+OPT_CACHE="$HOME/.cache/microlearning/wasm-opt"
+mkdir -p "$OPT_CACHE"
+KEY="$(sha256sum www/pkg/microlearning_bg.wasm | cut -c1-32)"
+if [ ! -f "$OPT_CACHE/$KEY.wasm" ]; then
+    log "wasm-opt -O3 (several minutes; cached afterwards)"
+    node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-sign-ext \
+        --enable-nontrapping-float-to-int --enable-mutable-globals --enable-reference-types \
+        --enable-multivalue www/pkg/microlearning_bg.wasm -o "$OPT_CACHE/$KEY.partial" \
+        || die "wasm-opt failed"
+    mv "$OPT_CACHE/$KEY.partial" "$OPT_CACHE/$KEY.wasm"
+fi
+cp "$OPT_CACHE/$KEY.wasm" www/pkg/microlearning_bg.wasm
+printf 'wasm: %s bytes raw, %s bytes gzip -9\n' \
+    "$(stat -c %s www/pkg/microlearning_bg.wasm)" "$(gzip -9c www/pkg/microlearning_bg.wasm | wc -c)" >&2
+
 log "site built: index.html, www/, data/"

@@ -2,9 +2,12 @@
 //! neural network represents, and whether that makes it more human-like.
 //!
 //! Layout: `data` (IDX data sets), `model` (the seed network), `rules` (one file per learning
-//! rule), `training` (the batch loop and evaluation), `results` (the results file schema).
+//! rule), `training` (the batch loop, evaluation, alignment diagnostics), `analysis`
+//! (representations: CKA, RDMs, RSA, PCA), `results` (the results file schema), `cli` (the
+//! native commands) and `web` (the wasm API the page's worker drives).
 //! The same library builds natively, with the `microlearning` CLI, and to WebAssembly.
 
+pub mod analysis;
 pub mod data;
 pub mod error;
 pub mod model;

@@ -1,7 +1,7 @@
 //! `microlearning`: the lab's experiments from the command line.
 
 use clap::{Parser, Subcommand};
-use microlearning::cli::{GridArgs, TrainArgs, run_grid, run_train};
+use microlearning::cli::{CompareArgs, GridArgs, TrainArgs, run_compare, run_grid, run_train};
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +19,8 @@ enum Command {
     Train(TrainArgs),
     /// Train every rule × task for several seeds; writes each run and a mean ± sd summary.
     Grid(GridArgs),
+    /// Compare trained models' representations: CKA, RDMs/RSA and PCA, layer by layer.
+    Compare(CompareArgs),
 }
 
 fn main() {
@@ -26,6 +28,7 @@ fn main() {
     let outcome = match &cli.command {
         Command::Train(args) => run_train(args).map(|_| ()),
         Command::Grid(args) => run_grid(args).map(|_| ()),
+        Command::Compare(args) => run_compare(args),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e}");

@@ -1,9 +1,11 @@
 //! The native command-line tool's commands, one file each. `bin/microlearning.rs` only parses
 //! arguments.
 
+mod compare;
 mod grid;
 mod output;
 mod train;
 
+pub use compare::{CompareArgs, run_compare};
 pub use grid::{GridArgs, GridCell, GridSummary, mean_sd, run_grid};
 pub use train::{TrainArgs, run_train, train_with_progress};
