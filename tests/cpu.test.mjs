@@ -44,6 +44,8 @@ test('one epoch of MNIST-10k on the CPU reaches >= 93% with a responsive page', 
 });
 
 test('drawing on the pad shows ten class probabilities', async () => {
+  if (!(await page.evaluate(() => window.hasModel))) await train(page, { epochs: 1, trainLimit: 256 });
+  await page.locator('#draw').scrollIntoViewIfNeeded();
   const box = await page.locator('#draw').boundingBox();
   await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
   await page.mouse.down();
@@ -92,10 +94,12 @@ test('every learning rule trains on the CPU (loss falls)', async () => {
   const rules = await page.evaluate(() => [...document.querySelectorAll('#rule option')].map((o) => o.value));
   assert.ok(rules.length >= 6, `rules offered: ${rules}`);
   for (const rule of rules) {
-    const run = await train(page, { rule, epochs: 1, trainLimit: 1280 });
+    // 40 batches: DFA and FA first reshuffle the hidden layers (the loss can rise for the first
+    // ~20 batches) before the feedback aligns.
+    const run = await train(page, { rule, epochs: 1, trainLimit: 2560 });
     assert.equal(run.state, 'finished', `${rule}: ${run.message}`);
-    const first = mean(run.losses.slice(0, 3));
-    const last = mean(run.losses.slice(-3));
+    const first = mean(run.losses.slice(0, 5));
+    const last = mean(run.losses.slice(-5));
     console.log(`${rule}: loss ${first.toFixed(3)} → ${last.toFixed(3)}, accuracy ${(100 * run.accuracy).toFixed(1)}%`);
     assert.ok(last < first, `${rule}: loss did not fall (${first} → ${last})`);
   }

@@ -1,7 +1,7 @@
 // The page: controls, live views and files. All computation happens in the worker
 // (worker.js); this thread only sends protocol messages and draws what comes back.
 import { ToWorker, FromWorker, message } from './protocol.js';
-import { LearningCurves } from './charts.js';
+import { LearningCurves, AlignmentCharts } from './charts.js';
 import { CLASS_NAMES, drawFilters, drawConfusion, drawGallery, drawProbabilities } from './views.js';
 import { DrawingPad } from './drawing.js';
 import { downloadBytes, downloadText, readFile } from './files.js';
@@ -20,7 +20,9 @@ let backend = { kind: 'cpu', description: '' };
 let classNames = CLASS_NAMES.mnist;
 let lastTask = 'mnist';
 let curves = null;
+let alignment = null;
 let predictBusy = false;
+let batchesPerEpoch = 1;
 let queuedPixels = null;
 const loadStarted = performance.now();
 // What the page has seen, for the curious (and the browser tests): every reported batch loss.
@@ -77,6 +79,8 @@ function readConfig() {
     seed: number('seed', integer, 0),
     train_limit: $('train_limit').value.trim() === '' ? null : number('train_limit', integer, 1),
     test_limit: TEST_LIMIT ? parseInt(TEST_LIMIT, 10) : null,
+    // Alignment diagnostics every 20 batches (one extra backprop pass each).
+    diagnostics_every: 20,
     max_loss: 1000.0,
   };
 }
@@ -120,6 +124,7 @@ const handlers = {
       `${msg.train_images.toLocaleString()} training and ${msg.test_images.toLocaleString()} test images.`;
   },
   [FromWorker.STARTED]: (msg) => {
+    batchesPerEpoch = msg.batches_per_epoch;
     $('progress').max = msg.batches_per_epoch * msg.epochs;
     $('progress').value = 0;
     $('progress-text').textContent = `Training on ${msg.train_images.toLocaleString()} images…`;
@@ -137,6 +142,7 @@ const handlers = {
   [FromWorker.EPOCH]: (msg) => {
     window.hasModel = true;
     curves.addAccuracy(msg.metrics.epoch, msg.metrics.test_accuracy);
+    alignment.addEpoch(msg.metrics, batchesPerEpoch);
     showEvaluation(msg.metrics, msg.misclassified, msg.filters);
     if (queuedPixels) requestPrediction(queuedPixels);
   },
@@ -175,6 +181,8 @@ const handlers = {
     window.lastResults = JSON.stringify(r, null, 2);
     classNames = CLASS_NAMES[r.config.task] || CLASS_NAMES.mnist;
     curves.showResults(r);
+    alignment.reset();
+    for (const e of r.epochs) alignment.addEpoch(e, null);
     showEvaluation({ test_accuracy: r.final_test_accuracy, confusion: r.final_confusion }, null, null);
     showMessage(`Results loaded: ${r.config.rule} on ${r.data.task}, ${r.epochs.length} epoch(s), ` +
       `final test accuracy ${(100 * r.final_test_accuracy).toFixed(2)}% (${r.backend}).`, 'info');
@@ -239,6 +247,7 @@ function wireControls() {
     lastTask = config.task;
     classNames = CLASS_NAMES[config.task];
     curves.reset();
+    alignment.reset();
     window.labState.losses = [];
     window.lastResults = null;
     $('test-accuracy').textContent = '–';
@@ -290,6 +299,7 @@ function wireControls() {
 
 function main() {
   curves = new LearningCurves($('loss-chart'), $('accuracy-chart'));
+  alignment = new AlignmentCharts($('update-angle-chart'), $('feedback-angle-chart'));
   if (!navigator.gpu) $('backend-select').options[1].text = 'WebGPU (not available in this browser)';
   wireControls();
   drawFilters($('filters'), null);

@@ -1,21 +1,20 @@
 // Live learning curves with uPlot (loaded as a global by index.html): the training loss per
 // batch (smoothed) and the test accuracy per epoch.
 
-function makeChart(element, title, seriesLabel, xLabel, yLabel, stroke) {
+function makeChart(element, title, seriesLabel, xLabel, yLabel, stroke, points = false) {
   const width = Math.max(280, element.clientWidth || 420);
   return new uPlot({
     title, width, height: 220,
     scales: { x: { time: false } },
     axes: [{ label: xLabel }, { label: yLabel }],
-    series: [{ label: xLabel }, { label: seriesLabel, stroke, width: 2, points: { show: false } }],
+    series: [{ label: xLabel }, { label: seriesLabel, stroke, width: 2, points: { show: points, size: 7 } }],
   }, [[], []], element);
 }
 
 export class LearningCurves {
   constructor(lossElement, accuracyElement) {
     this.loss = makeChart(lossElement, 'Training loss', 'loss (smoothed)', 'epoch', 'loss', '#c0392b');
-    this.accuracy = makeChart(accuracyElement, 'Test accuracy', 'accuracy %', 'epoch', '%', '#2471a3');
-    this.accuracy.series[1].points = { show: true, size: 7 };
+    this.accuracy = makeChart(accuracyElement, 'Test accuracy', 'accuracy %', 'epoch', '%', '#2471a3', true);
     this.reset();
   }
 
@@ -48,5 +47,56 @@ export class LearningCurves {
       this.addAccuracy(e.epoch, e.test_accuracy);
     }
     this.loss.setData([this.lossX, this.lossY]);
+  }
+}
+
+const LAYER_COLOURS = { conv1: '#8e44ad', conv2: '#2471a3', fc1: '#16a085', fc2: '#d35400' };
+
+function layerChart(element, title, layers) {
+  const width = Math.max(280, element.clientWidth || 420);
+  return new uPlot({
+    title, width, height: 220,
+    scales: { x: { time: false }, y: { range: [0, 120] } },
+    axes: [{ label: 'epoch' }, { label: 'degrees' }],
+    series: [{ label: 'epoch' }, ...layers.map((l) => ({ label: l, stroke: LAYER_COLOURS[l], width: 2, points: { show: true, size: 4 } }))],
+  }, [[], ...layers.map(() => [])], element);
+}
+
+/** The feedback-alignment papers' figure: per layer, the angle between the rule's update and
+ * the true gradient, and between the feedback weights B and W, as training goes. */
+export class AlignmentCharts {
+  constructor(updateElement, feedbackElement) {
+    this.updateLayers = ['conv1', 'conv2', 'fc1', 'fc2'];
+    this.feedbackLayers = ['conv2', 'fc1', 'fc2'];
+    this.update = layerChart(updateElement, 'Update vs backprop gradient (90° = unrelated)', this.updateLayers);
+    this.feedback = layerChart(feedbackElement, 'Feedback weights B vs W', this.feedbackLayers);
+    this.reset();
+  }
+
+  reset() {
+    this.x = []; this.u = this.updateLayers.map(() => []);
+    this.fx = []; this.f = this.feedbackLayers.map(() => []);
+    this.draw();
+  }
+
+  draw() {
+    this.update.setData([this.x, ...this.u]);
+    this.feedback.setData([this.x, ...this.f]);
+  }
+
+  /** Adds an epoch's samples (x = fractional epoch); without batch counts, the epoch means. */
+  addEpoch(metrics, batchesPerEpoch) {
+    const d = metrics.diagnostics;
+    if (!d) return;
+    const rows = batchesPerEpoch && d.samples.length
+      ? d.samples.map((s) => ({ x: s.epoch - 1 + s.batch / batchesPerEpoch, layers: s.layers }))
+      : [{ x: metrics.epoch, layers: d.mean }];
+    for (const row of rows) {
+      const byName = Object.fromEntries(row.layers.map((l) => [l.layer, l]));
+      this.x.push(row.x);
+      this.updateLayers.forEach((l, i) => this.u[i].push(byName[l]?.update_bp_angle_deg ?? null));
+      this.feedbackLayers.forEach((l, i) => this.f[i].push(byName[l]?.feedback_angle_deg ?? null));
+    }
+    this.draw();
   }
 }
