@@ -104,3 +104,28 @@ test('every learning rule trains on the CPU (loss falls)', async () => {
     assert.ok(last < first, `${rule}: loss did not fall (${first} → ${last})`);
   }
 });
+
+test('models trained in the session can be compared (CKA, RDM, PCA)', async () => {
+  if (!(await page.evaluate(() => window.labState.keptModels >= 2))) {
+    await train(page, { rule: 'bp', epochs: 1, trainLimit: 640 });
+    await train(page, { rule: 'fa', epochs: 1, trainLimit: 640 });
+  }
+  await page.selectOption('#compare-layer', '3');
+  await page.click('#compare');
+  await page.waitForFunction(() => window.labState.comparison, null, { timeout: 300_000 });
+  const c = await page.evaluate(() => window.labState.comparison);
+  const n = c.models.length;
+  assert.ok(n >= 2, `models: ${c.models}`);
+  for (const layer of c.cka) {
+    for (let i = 0; i < n; i++) {
+      assert.ok(Math.abs(layer[i][i] - 1) < 1e-6, 'CKA of a model with itself is 1');
+      for (let j = 0; j < n; j++) {
+        assert.ok(layer[i][j] >= -1e-9 && layer[i][j] <= 1 + 1e-9);
+        assert.ok(Math.abs(layer[i][j] - layer[j][i]) < 1e-12);
+      }
+    }
+  }
+  assert.equal(c.pca.points.length, c.probe_size);
+  console.log(`fc1 CKA between the first two kept models (${c.models[0]}, ${c.models[1]}): ${c.cka[3][0][1].toFixed(3)}`);
+  await page.locator('#compare-panel').screenshot({ path: fileURLToPath(new URL('compare-panel.png', ARTIFACTS)) });
+});

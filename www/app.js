@@ -2,7 +2,7 @@
 // (worker.js); this thread only sends protocol messages and draws what comes back.
 import { ToWorker, FromWorker, message } from './protocol.js';
 import { LearningCurves, AlignmentCharts } from './charts.js';
-import { CLASS_NAMES, drawFilters, drawConfusion, drawGallery, drawProbabilities } from './views.js';
+import { CLASS_NAMES, drawFilters, drawConfusion, drawGallery, drawProbabilities, drawHeatmap, drawScatter } from './views.js';
 import { DrawingPad } from './drawing.js';
 import { downloadBytes, downloadText, readFile } from './files.js';
 
@@ -55,6 +55,8 @@ function setRunState(state) {
   $('load-weights').disabled = busy;
   $('download-results').disabled = busy || !window.lastResults;
   $('download-weights').disabled = busy || !window.hasModel;
+  // Comparing shares the worker's lab with training: only between runs.
+  $('compare').disabled = busy || !window.labState.keptModels;
   document.body.dataset.runState = state;
 }
 
@@ -188,7 +190,29 @@ const handlers = {
       `final test accuracy ${(100 * r.final_test_accuracy).toFixed(2)}% (${r.backend}).`, 'info');
     setRunState(runState);
   },
+  [FromWorker.MODEL_KEPT]: (msg) => {
+    window.labState.keptModels = msg.count;
+    $('kept-models').textContent = `${msg.count} model(s) kept; the newest is ${msg.name}.`;
+    $('compare').disabled = false;
+  },
+  [FromWorker.COMPARISON]: (msg) => {
+    const c = msg.comparison;
+    const layer = Number($('compare-layer').value);
+    drawHeatmap($('cka-models'), c.cka[layer], c.models);
+    if (c.layer_by_layer) {
+      drawHeatmap($('cka-layers'), c.layer_by_layer, c.layers);
+      $('cka-layers-caption').textContent = `CKA layer × layer: ${c.models[0]} (rows) vs ${c.models.at(-1)} (columns)`;
+    }
+    const rdm = c.class_rdms[layer].at(-1);
+    drawHeatmap($('class-rdm'), rdm, classNames, { lo: 0, hi: Math.max(...rdm.flat()), digits: 1 });
+    drawScatter($('pca'), c.pca.points, classNames);
+    const ev = c.pca.explained_variance.map((v) => `${(100 * v).toFixed(0)}%`).join(' + ');
+    $('pca-caption').textContent = `PCA of ${c.pca.model}, ${c.pca.layer} (${ev} of the variance), ${c.probe_size} test images`;
+    window.labState.comparison = c;
+    $('compare').disabled = false;
+  },
   [FromWorker.ERROR]: (msg) => {
+    $('compare').disabled = !window.labState.keptModels;
     predictBusy = false;
     showMessage(msg.message);
     if (msg.fatal) restartWorker();
@@ -272,6 +296,12 @@ function wireControls() {
     if (window.lastResults) downloadText(window.lastResults, `microlearning-${lastTask}-results.json`, 'application/json');
   });
   $('download-weights').addEventListener('click', () => send(ToWorker.GET_WEIGHTS));
+  const compare = () => {
+    $('compare').disabled = true;
+    send(ToWorker.COMPARE, { pcaLayer: Number($('compare-layer').value) });
+  };
+  $('compare').addEventListener('click', compare);
+  $('compare-layer').addEventListener('change', () => { if (window.labState.comparison) compare(); });
   $('load-weights').addEventListener('change', async (event) => {
     const file = event.target.files[0];
     event.target.value = '';
@@ -280,7 +310,7 @@ function wireControls() {
     const bytes = await readFile(file);
     lastTask = $('task').value;
     classNames = CLASS_NAMES[lastTask];
-    send(ToWorker.LOAD_WEIGHTS, { bytes, task: lastTask }, [bytes]);
+    send(ToWorker.LOAD_WEIGHTS, { bytes, task: lastTask, name: file.name }, [bytes]);
   });
   $('load-results').addEventListener('change', async (event) => {
     const file = event.target.files[0];

@@ -19,6 +19,8 @@ export const ToWorker = Object.freeze({
   LOAD_WEIGHTS: 'load-weights',
   /** { type, text } */
   CHECK_RESULTS: 'check-results',
+  /** { type, pcaLayer } compare the models kept in this session */
+  COMPARE: 'compare',
 });
 
 /** Worker → page. */
@@ -47,6 +49,10 @@ export const FromWorker = Object.freeze({
   WEIGHTS_LOADED: 'weights-loaded',
   /** { type, results } a checked results file */
   RESULTS_CHECKED: 'results-checked',
+  /** { type, comparison } see WebLab.compare_models */
+  COMPARISON: 'comparison',
+  /** { type, count, name } a model was kept for comparison */
+  MODEL_KEPT: 'model-kept',
   /** { type, message, fatal } fatal: the compute module died and the worker must restart */
   ERROR: 'error',
 });

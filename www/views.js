@@ -123,3 +123,63 @@ export function drawProbabilities(container, probabilities, classNames) {
   });
   container.replaceChildren(...rows);
 }
+
+const CLASS_COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+/** A labelled heatmap of a square matrix (values in [lo, hi]), with the values written in. */
+export function drawHeatmap(canvas, matrix, labels, { lo = 0, hi = 1, digits = 2 } = {}) {
+  const ctx = canvas.getContext('2d');
+  const n = matrix.length;
+  const margin = 70;
+  const cell = Math.floor((canvas.width - margin) / Math.max(n, 1));
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.font = `${Math.min(12, Math.max(8, cell / 3))}px system-ui, sans-serif`;
+  ctx.textBaseline = 'middle';
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const v = matrix[i][j];
+      const f = Math.max(0, Math.min(1, (v - lo) / (hi - lo || 1)));
+      ctx.fillStyle = `rgb(${Math.round(255 - 220 * f)},${Math.round(255 - 150 * f)},${Math.round(255 - 60 * f)})`;
+      ctx.fillRect(margin + j * cell, margin + i * cell, cell - 1, cell - 1);
+      if (cell >= 22) {
+        ctx.fillStyle = f > 0.6 ? '#fff' : '#222';
+        ctx.textAlign = 'center';
+        ctx.fillText(Number.isFinite(v) ? v.toFixed(digits) : '–', margin + j * cell + cell / 2, margin + i * cell + cell / 2);
+      }
+    }
+    ctx.fillStyle = '#222';
+    ctx.textAlign = 'right';
+    ctx.fillText(String(labels[i]).slice(0, 11), margin - 3, margin + i * cell + cell / 2);
+    ctx.save();
+    ctx.translate(margin + i * cell + cell / 2, margin - 3);
+    ctx.rotate(-Math.PI / 3);
+    ctx.textAlign = 'left';
+    ctx.fillText(String(labels[i]).slice(0, 11), 0, 0);
+    ctx.restore();
+  }
+}
+
+/** A scatter of [x, y, class] points coloured by class. */
+export function drawScatter(canvas, points, classNames) {
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (!points.length) return;
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const pad = 12;
+  const sx = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (canvas.width - 2 * pad - 60);
+  const sy = (y) => canvas.height - pad - ((y - y0) / (y1 - y0 || 1)) * (canvas.height - 2 * pad);
+  for (const [x, y, c] of points) {
+    ctx.fillStyle = CLASS_COLOURS[c % 10];
+    ctx.beginPath();
+    ctx.arc(sx(x), sy(y), 2.2, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  ctx.font = '10px system-ui, sans-serif';
+  classNames.forEach((name, c) => {
+    ctx.fillStyle = CLASS_COLOURS[c];
+    ctx.fillText(name, canvas.width - 56, 14 + 13 * c);
+  });
+}

@@ -74,6 +74,14 @@ async function servePredict() {
   }
 }
 
+let modelCounter = 0;
+function keepModel(label) {
+  modelCounter += 1;
+  const name = `#${modelCounter} ${label}`;
+  const count = lab.keep_model(name);
+  post(FromWorker.MODEL_KEPT, { count, name });
+}
+
 async function train(config) {
   await ensureData(config.task);
   const info = JSON.parse(lab.start(JSON.stringify(config)));
@@ -123,6 +131,7 @@ async function train(config) {
       const filters = await sendFilters();
       post(FromWorker.EPOCH, { ...epoch, filters });
       if (epoch.metrics.epoch >= config.epochs) {
+        keepModel(`${config.rule} · seed ${config.seed}`);
         post(FromWorker.STATE, { state: 'finished' });
         post(FromWorker.RESULTS, { json: lab.results_json(backend.description) });
         run = null;
@@ -176,8 +185,12 @@ async function handle(msg) {
       const evaluation = JSON.parse(await lab.evaluate());
       const filters = await sendFilters();
       post(FromWorker.WEIGHTS_LOADED, { ...evaluation, filters });
+      keepModel(`loaded ${msg.name || 'weights'}`);
       break;
     }
+    case ToWorker.COMPARE:
+      post(FromWorker.COMPARISON, { comparison: JSON.parse(await lab.compare_models(msg.pcaLayer)) });
+      break;
     case ToWorker.CHECK_RESULTS:
       post(FromWorker.RESULTS_CHECKED, { results: JSON.parse(WebLab.check_results(msg.text)) });
       break;
@@ -193,6 +206,7 @@ const labels = {
   [ToWorker.GET_WEIGHTS]: 'no weights to download',
   [ToWorker.LOAD_WEIGHTS]: 'could not load the weights file',
   [ToWorker.CHECK_RESULTS]: 'could not load the results file',
+  [ToWorker.COMPARE]: 'could not compare the models',
 };
 
 self.onmessage = (event) => {

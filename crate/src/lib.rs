@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod data;
 pub mod error;
+pub mod frontends;
 pub mod model;
 pub mod results;
 pub mod rng;

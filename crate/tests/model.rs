@@ -1,6 +1,7 @@
 //! The seed network's shapes, its weight files and their failure modes.
 
 use burn::prelude::*;
+use microlearning::frontends::FrontEndKind;
 use microlearning::data::{DataSplit, Task, images_to_tensor, normalize_pixel};
 use microlearning::model::{SeedNet, load_weights, weights_to_bytes};
 use microlearning::training::read_f32;
@@ -66,7 +67,7 @@ fn weights_round_trip_through_bytes() {
     let device = Device::flex();
     let model = SeedNet::init(7, &device);
     let bytes = weights_to_bytes(&model).unwrap();
-    let loaded = load_weights(&bytes, &device).unwrap();
+    let loaded = load_weights(&bytes, FrontEndKind::Learned, &device).unwrap();
     let x = sample_batch(6, &device);
     let a = microlearning::block_on(read_f32(model.forward(x.clone()))).unwrap();
     let b = microlearning::block_on(read_f32(loaded.forward(x))).unwrap();
@@ -89,7 +90,7 @@ fn corrupt_weights_are_an_error_not_a_panic() {
             v
         },
     ] {
-        let outcome = std::panic::catch_unwind(|| load_weights(&bad, &Device::flex()));
+        let outcome = std::panic::catch_unwind(|| load_weights(&bad, FrontEndKind::Learned, &Device::flex()));
         match outcome {
             Ok(Err(e)) => assert!(e.to_string().starts_with("weights file:"), "{e}"),
             Ok(Ok(_)) => panic!("corrupt weights ({} bytes) were accepted", bad.len()),

@@ -53,7 +53,7 @@ fn malformed_results_are_rejected_with_a_reason() {
         ("{not json".to_string(), "not valid JSON"),
         ("{}".to_string(), "schema_version"),
         (
-            good.replace("\"schema_version\": 2", "\"schema_version\": 99"),
+            good.replace("\"schema_version\": 3", "\"schema_version\": 99"),
             "not supported",
         ),
         (
@@ -85,9 +85,10 @@ fn version_1_files_from_before_the_diagnostics_still_load() {
     let mut v: serde_json::Value = serde_json::from_str(&sample().to_json().unwrap()).unwrap();
     v["schema_version"] = 1.into();
     v["config"].as_object_mut().unwrap().remove("diagnostics_every");
+    v["config"].as_object_mut().unwrap().remove("front_end");
     v["epochs"][0].as_object_mut().unwrap().remove("diagnostics");
     let r = RunResults::from_json(&v.to_string()).unwrap();
     assert_eq!(r.config.diagnostics_every, 0, "v1 runs measured no diagnostics");
-    assert_eq!(r.schema_version, 2);
+    assert_eq!(r.schema_version, 3);
     assert!(r.epochs[0].diagnostics.samples.is_empty());
 }

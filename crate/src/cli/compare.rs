@@ -134,7 +134,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
         }
         let weights_path = path.with_extension("bpk");
         let bytes = std::fs::read(&weights_path).map_err(|e| LabError::io(&weights_path, e))?;
-        models.push(load_weights(&bytes, &device)?);
+        models.push(load_weights(&bytes, results.config.front_end, &device)?);
         names.push(model_name(path));
     }
     let task = task.ok_or_else(|| LabError::Config("no runs given".into()))?;

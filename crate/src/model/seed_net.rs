@@ -11,6 +11,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
 use super::feedback::{FeedbackWeights, conv_with_feedback, linear_with_feedback};
+use crate::frontends::FrontEndKind;
 use crate::rng::LabRng;
 
 pub const CONV1_CHANNELS: usize = 32;
@@ -23,10 +24,14 @@ pub const CLASSES: usize = 10;
 /// The seed CNN. Fields are public so learning rules can read each layer's weights.
 #[derive(Module, Debug)]
 pub struct SeedNet {
+    /// The first layer's convolution; what follows it depends on `front_end`.
     pub conv1: Conv2d,
     pub conv2: Conv2d,
     pub fc1: Linear,
     pub fc2: Linear,
+    /// Which first layer this network has (`frontends`); not saved in weight files.
+    #[module(skip)]
+    pub front_end: FrontEndKind,
 }
 
 /// Every layer's output for one batch, for rules and analyses that look inside the network.
@@ -77,11 +82,20 @@ fn linear_layer(rng: &mut LabRng, d_in: usize, d_out: usize, device: &Device) ->
 }
 
 impl SeedNet {
-    /// A freshly initialised network. The same seed gives the same weights on every backend.
+    /// A freshly initialised network with the learned front end. The same seed gives the same
+    /// weights on every backend.
     pub fn init(seed: u64, device: &Device) -> Self {
+        Self::with_front_end(seed, FrontEndKind::Learned, device)
+    }
+
+    /// A freshly initialised network with the given first layer. conv2 onward are initialised
+    /// identically whatever the front end, so front ends compare on equal terms.
+    pub fn with_front_end(seed: u64, front_end: FrontEndKind, device: &Device) -> Self {
         let mut rng = LabRng::derive(seed, "seed-net-init");
+        let learned = conv_layer(&mut rng, 1, CONV1_CHANNELS, device);
         Self {
-            conv1: conv_layer(&mut rng, 1, CONV1_CHANNELS, device),
+            conv1: front_end.build_conv(learned, device),
+            front_end,
             conv2: conv_layer(&mut rng, CONV1_CHANNELS, CONV2_CHANNELS, device),
             fc1: linear_layer(&mut rng, FLAT_FEATURES, HIDDEN, device),
             fc2: linear_layer(&mut rng, HIDDEN, CLASSES, device),
@@ -90,7 +104,7 @@ impl SeedNet {
 
     /// Every layer's activations for a normalised input batch.
     pub fn activations(&self, x: Tensor<4>) -> Activations {
-        let conv1 = relu(self.conv1.forward(x)); // [B, 1, 28, 28] → [B, 32, 26, 26]
+        let conv1 = self.front_end.forward(&self.conv1, x); // [B, 1, 28, 28] → [B, 32, 26, 26]
         let conv2 = relu(self.conv2.forward(conv1.clone())); // → [B, 64, 24, 24]
         let pooled = max_pool2d(conv2.clone(), MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
         let pool = pooled.flatten::<2>(1, 3); // → [B, 9216]
@@ -113,7 +127,7 @@ impl SeedNet {
     /// Class logits whose backward pass carries the error through `feedback` (see
     /// `model::feedback`). The forward values are the same as `logits`.
     pub fn logits_with_feedback(&self, x: Tensor<4>, feedback: &FeedbackWeights) -> Tensor<2> {
-        let x = relu(self.conv1.forward(x)); // [B, 1, 28, 28] → [B, 32, 26, 26]
+        let x = self.front_end.forward(&self.conv1, x); // [B, 1, 28, 28] → [B, 32, 26, 26]
         let x = relu(conv_with_feedback(&self.conv2, x, feedback.conv2.as_ref())); // → [B, 64, 24, 24]
         let x = max_pool2d(x, MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
         let x = x.flatten::<2>(1, 3); // → [B, 9216]

@@ -7,6 +7,7 @@ use burn::tensor::{Bytes, Device};
 
 use super::SeedNet;
 use crate::error::{LabError, Result};
+use crate::frontends::FrontEndKind;
 
 /// The network's parameters as a burnpack file.
 pub fn weights_to_bytes(model: &SeedNet) -> Result<Vec<u8>> {
@@ -18,14 +19,29 @@ pub fn weights_to_bytes(model: &SeedNet) -> Result<Vec<u8>> {
     Ok(bytes.to_vec())
 }
 
-/// Loads a burnpack file into a seed network. Anything that is not a complete, valid set of the
-/// seed network's parameters (wrong shapes, missing tensors, corrupt bytes) is an error.
-pub fn load_weights(bytes: &[u8], device: &Device) -> Result<SeedNet> {
+/// Loads a burnpack file into a seed network with the given front end. Anything that is not a
+/// complete, valid set of that network's parameters (wrong shapes, missing tensors, corrupt
+/// bytes) is an error.
+pub fn load_weights(bytes: &[u8], front_end: FrontEndKind, device: &Device) -> Result<SeedNet> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| LabError::Weights(format!("not a valid burnpack weights file ({e})")))?;
-    SeedNet::init(0, device)
+    SeedNet::with_front_end(0, front_end, device)
         .try_load_record(record.allow_partial(false).validate(true))
         .map_err(|e| LabError::Weights(format!("does not fit the seed network ({e})")))
+}
+
+/// Loads a weights file whose front end is not known (the page's "load weights"): the front
+/// ends' first layers differ in shape, so at most one fits. Learned and random share a shape;
+/// for inference they are the same network.
+pub fn load_weights_any_front_end(bytes: &[u8], device: &Device) -> Result<SeedNet> {
+    let mut last = None;
+    for kind in [FrontEndKind::Learned, FrontEndKind::Gabor, FrontEndKind::Dog] {
+        match load_weights(bytes, kind, device) {
+            Ok(model) => return Ok(model),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| LabError::Weights("no front end fits".into())))
 }
 
 async fn read_param<const D: usize>(
@@ -61,6 +77,7 @@ async fn copy_linear(layer: &burn::nn::Linear, device: &Device) -> Result<burn::
 /// synchronous reads on WebGPU, and `to_device` between backends would make one.
 pub async fn copy_to_device(model: &SeedNet, device: &Device) -> Result<SeedNet> {
     Ok(SeedNet {
+        front_end: model.front_end,
         conv1: copy_conv(&model.conv1, device).await?,
         conv2: copy_conv(&model.conv2, device).await?,
         fc1: copy_linear(&model.fc1, device).await?,

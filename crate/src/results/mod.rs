@@ -7,8 +7,9 @@ use crate::training::{ConfusionMatrix, EpochMetrics, TrainConfig};
 
 /// Bumped whenever a field changes meaning, appears or disappears; readers reject versions they
 /// cannot upgrade. Version 2 added the alignment diagnostics (`config.diagnostics_every`,
-/// `epochs[].diagnostics`); version 1 files are upgraded on reading.
-pub const SCHEMA_VERSION: u32 = 2;
+/// `epochs[].diagnostics`), version 3 the front end (`config.front_end`); older files are
+/// upgraded on reading.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Sizes and origin of the data a run used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,7 +69,7 @@ impl RunResults {
             .map_err(|e| LabError::Results(format!("not valid JSON ({e})")))?;
         match value.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == SCHEMA_VERSION as u64 => {}
-            Some(1) => upgrade_from_v1(&mut value)?,
+            Some(v @ (1 | 2)) => upgrade(&mut value, v)?,
             Some(v) => {
                 return Err(LabError::Results(format!(
                     "schema version {v} is not supported (this lab reads version {SCHEMA_VERSION})"
@@ -99,13 +100,17 @@ impl RunResults {
     }
 }
 
-/// Version 1 had no diagnostics: its runs measured none, so `diagnostics_every` is 0.
-fn upgrade_from_v1(value: &mut serde_json::Value) -> Result<()> {
+/// Version 1 had no diagnostics (its runs measured none, so `diagnostics_every` is 0); versions
+/// 1 and 2 had only the learned front end.
+fn upgrade(value: &mut serde_json::Value, from: u64) -> Result<()> {
     let config = value
         .get_mut("config")
         .and_then(|c| c.as_object_mut())
         .ok_or_else(|| LabError::Results("missing or malformed field (config)".into()))?;
-    config.insert("diagnostics_every".into(), 0.into());
+    if from < 2 {
+        config.insert("diagnostics_every".into(), 0.into());
+    }
+    config.insert("front_end".into(), "learned".into());
     value["schema_version"] = SCHEMA_VERSION.into();
     Ok(())
 }

@@ -73,8 +73,14 @@ impl LearningRule for DirectFeedbackAlignment {
 
     fn step(&mut self, model: &SeedNet, images: Tensor<4>, labels: Tensor<1, Int>) -> RuleStep {
         let batch = images.dims()[0];
-        let z1 = model.conv1.forward(images); // [B, 1, 28, 28] → [B, 32, 26, 26]
-        let z2 = model.conv2.forward(relu(z1.clone()).detach()); // → [B, 64, 24, 24]
+        // A fixed front end has no weights to train: its output is just conv2's input.
+        let (a1, z1) = if model.front_end.is_frozen() {
+            (model.front_end.forward(&model.conv1, images).detach(), None) // [B, 32, 26, 26]
+        } else {
+            let z1 = model.conv1.forward(images); // [B, 1, 28, 28] → [B, 32, 26, 26]
+            (relu(z1.clone()).detach(), Some(z1))
+        };
+        let z2 = model.conv2.forward(a1); // → [B, 64, 24, 24]
         let pooled = max_pool2d(relu(z2.clone()), MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
         let z3 = model.fc1.forward(pooled.flatten::<2>(1, 3).detach()); // → [B, 128]
         let z4 = model.fc2.forward(relu(z3.clone()).detach()); // → [B, 10]
@@ -85,12 +91,13 @@ impl LearningRule for DirectFeedbackAlignment {
         let e = (probs - onehot) / batch as f32; // [B, 10], on the plain device
         let d3 = hidden_error(&e, &self.feedback.fc1, &z3); // [B, 128]
         let d2 = hidden_error(&e, &self.feedback.conv2, &z2); // [B, 64, 24, 24]
-        let d1 = hidden_error(&e, &self.feedback.conv1, &z1); // [B, 32, 26, 26]
-
-        let surrogate = (z4 * Tensor::from_inner(e)).sum()
+        let mut surrogate = (z4 * Tensor::from_inner(e.clone())).sum()
             + (z3 * d3).sum()
-            + (z2 * d2).sum()
-            + (z1 * d1).sum(); // [1]
+            + (z2 * d2).sum(); // [1]
+        if let Some(z1) = z1 {
+            let d1 = hidden_error(&e, &self.feedback.conv1, &z1); // [B, 32, 26, 26]
+            surrogate = surrogate + (z1 * d1).sum();
+        }
         let grads = GradientsParams::from_grads(surrogate.backward(), model);
         RuleStep {
             loss: loss.detach(),

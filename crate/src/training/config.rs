@@ -4,6 +4,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Task;
+use crate::frontends::FrontEndKind;
 use crate::error::{LabError, Result};
 
 /// The optimizers a run can use.
@@ -30,6 +31,9 @@ pub struct TrainConfig {
     /// Which data set to learn.
     #[config(default = "Task::Mnist")]
     pub task: Task,
+    /// The first layer (see `frontends::FRONT_ENDS`).
+    #[config(default = "FrontEndKind::Learned")]
+    pub front_end: FrontEndKind,
     /// Learning rule id (see `rules::RULES`).
     #[config(default = "String::from(\"bp\")")]
     pub rule: String,

@@ -47,7 +47,12 @@ pub async fn webgpu() -> Result<Backend, String> {
         .await
         .map_err(|e| format!("no usable WebGPU adapter: {e}"))?;
     let info = setup.adapter.get_info();
-    let mut description = format!("WebGPU: {}", info.name);
+    let name = if info.name.is_empty() {
+        "unnamed adapter"
+    } else {
+        info.name.as_str()
+    };
+    let mut description = format!("WebGPU: {name} [{:?}, {:?}]", info.device_type, info.backend);
     if !info.driver.is_empty() {
         description.push_str(&format!(" ({})", info.driver));
     }
