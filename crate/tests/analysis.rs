@@ -1,27 +1,35 @@
 //! The representation metrics' defining properties, checked against values computed
 //! independently here (feature-space formulas, brute force, hand-worked examples).
 
+use microlearning::analysis::SquareMatrix;
 use microlearning::analysis::cka::{debiased_cka, linear_cka, rbf_cka};
 use microlearning::analysis::pca::pca_from_gram;
 use microlearning::analysis::rdm::{correlation_rdm, euclidean_rdm};
 use microlearning::analysis::rsa::{cosine, kendall_tau_a, spearman};
-use microlearning::analysis::SquareMatrix;
 use microlearning::rng::LabRng;
 
 type Features = Vec<Vec<f64>>; // [n][d]
 
 fn random_features(n: usize, d: usize, seed: u64) -> Features {
     let mut rng = LabRng::new(seed);
-    (0..n).map(|_| (0..d).map(|_| rng.normal() as f64).collect()).collect()
+    (0..n)
+        .map(|_| (0..d).map(|_| rng.normal() as f64).collect())
+        .collect()
 }
 
 fn gram(x: &Features) -> SquareMatrix {
-    SquareMatrix::from_fn(x.len(), |i, j| x[i].iter().zip(&x[j]).map(|(a, b)| a * b).sum())
+    SquareMatrix::from_fn(x.len(), |i, j| {
+        x[i].iter().zip(&x[j]).map(|(a, b)| a * b).sum()
+    })
 }
 
 fn matmul(x: &Features, m: &[Vec<f64>]) -> Features {
     x.iter()
-        .map(|row| (0..m[0].len()).map(|k| row.iter().zip(m).map(|(a, r)| a * r[k]).sum()).collect())
+        .map(|row| {
+            (0..m[0].len())
+                .map(|k| row.iter().zip(m).map(|(a, r)| a * r[k]).sum())
+                .collect()
+        })
         .collect()
 }
 
@@ -46,8 +54,12 @@ fn feature_space_cka(x: &Features, y: &Features) -> f64 {
     let center = |m: &Features| {
         let n = m.len() as f64;
         let d = m[0].len();
-        let means: Vec<f64> = (0..d).map(|k| m.iter().map(|r| r[k]).sum::<f64>() / n).collect();
-        m.iter().map(|r| r.iter().zip(&means).map(|(a, b)| a - b).collect()).collect::<Features>()
+        let means: Vec<f64> = (0..d)
+            .map(|k| m.iter().map(|r| r[k]).sum::<f64>() / n)
+            .collect();
+        m.iter()
+            .map(|r| r.iter().zip(&means).map(|(a, b)| a - b).collect())
+            .collect::<Features>()
     };
     let (x, y) = (center(x), center(y));
     let cross = |a: &Features, b: &Features| {
@@ -79,7 +91,15 @@ fn linear_cka_is_invariant_to_orthogonal_transforms_and_affine_scaling() {
     let xq = matmul(&x, &q);
     assert!((linear_cka(&gram(&x), &gram(&xq)) - 1.0).abs() < 1e-10);
     // a·X + b (isotropic scale plus a constant offset per feature).
-    let shifted: Features = x.iter().map(|r| r.iter().enumerate().map(|(k, v)| 3.5 * v + k as f64).collect()).collect();
+    let shifted: Features = x
+        .iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(k, v)| 3.5 * v + k as f64)
+                .collect()
+        })
+        .collect();
     assert!((linear_cka(&gram(&x), &gram(&shifted)) - 1.0).abs() < 1e-10);
 }
 
@@ -89,7 +109,10 @@ fn cka_is_symmetric_and_bounded() {
         let x = random_features(25, 5, 10 + seed);
         let y = random_features(25, 7, 20 + seed);
         let (gx, gy) = (gram(&x), gram(&y));
-        for f in [linear_cka as fn(&SquareMatrix, &SquareMatrix) -> f64, |a: &SquareMatrix, b: &SquareMatrix| rbf_cka(a, b, 0.5)] {
+        for f in [
+            linear_cka as fn(&SquareMatrix, &SquareMatrix) -> f64,
+            |a: &SquareMatrix, b: &SquareMatrix| rbf_cka(a, b, 0.5),
+        ] {
             let (a, b) = (f(&gx, &gy), f(&gy, &gx));
             assert!((a - b).abs() < 1e-12, "not symmetric: {a} vs {b}");
             assert!((0.0..=1.0 + 1e-12).contains(&a), "out of [0, 1]: {a}");
@@ -106,7 +129,10 @@ fn debiased_cka_is_near_zero_for_independent_features() {
     let debiased = debiased_cka(&gx, &gy);
     let biased = linear_cka(&gx, &gy);
     assert!(debiased.abs() < 0.02, "debiased CKA {debiased}");
-    assert!(biased > debiased, "the biased estimator should sit above: {biased} vs {debiased}");
+    assert!(
+        biased > debiased,
+        "the biased estimator should sit above: {biased} vs {debiased}"
+    );
     assert!((debiased_cka(&gx, &gx) - 1.0).abs() < 1e-10);
 }
 
@@ -134,7 +160,12 @@ fn rdms_are_symmetric_with_a_zero_diagonal_and_match_direct_distances() {
             }
         }
     }
-    let direct: f64 = x[2].iter().zip(&x[7]).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let direct: f64 = x[2]
+        .iter()
+        .zip(&x[7])
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
     assert!((e.get(2, 7) - direct).abs() < 1e-9);
     assert!((c.get(2, 7) - (1.0 - pearson(&x[2], &x[7]))).abs() < 1e-12);
 }
@@ -179,9 +210,14 @@ fn kendall_tau_a_agrees_with_brute_force_on_tied_data() {
 #[test]
 fn pca_of_points_on_a_line_recovers_the_line() {
     // x_i = t_i · u with |u| = 2: first score = ±2(t_i − mean t), second ≈ 0.
-    let t: Vec<f64> = (0..20).map(|i| (i as f64 * 0.37).sin() * 3.0 + i as f64 * 0.1).collect();
+    let t: Vec<f64> = (0..20)
+        .map(|i| (i as f64 * 0.37).sin() * 3.0 + i as f64 * 0.1)
+        .collect();
     let u = [2.0f64.sqrt(), 0.0, 2.0f64.sqrt()];
-    let x: Features = t.iter().map(|ti| u.iter().map(|v| ti * v).collect()).collect();
+    let x: Features = t
+        .iter()
+        .map(|ti| u.iter().map(|v| ti * v).collect())
+        .collect();
     let p = pca_from_gram(&gram(&x), 2);
     let mean = t.iter().sum::<f64>() / t.len() as f64;
     let sign = (p.scores[0][0] / (2.0 * (t[0] - mean))).signum();

@@ -49,7 +49,12 @@ fn train_writes_results_and_weights() {
         results.final_test_accuracy
     );
     let weights = std::fs::read(dir.join("run.bpk")).unwrap();
-    load_weights(&weights, microlearning::frontends::FrontEndKind::Learned, &burn::tensor::Device::flex()).unwrap();
+    load_weights(
+        &weights,
+        microlearning::frontends::FrontEndKind::Learned,
+        &burn::tensor::Device::flex(),
+    )
+    .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -33,7 +33,12 @@ fn every_front_end_gives_conv1s_output_shape() {
     let x = Tensor::<4>::zeros([2, 1, 28, 28], &device);
     for f in FRONT_ENDS {
         let model = SeedNet::with_front_end(0, f.kind, &device);
-        assert_eq!(model.activations(x.clone()).conv1.dims(), [2, 32, 26, 26], "{}", f.id);
+        assert_eq!(
+            model.activations(x.clone()).conv1.dims(),
+            [2, 32, 26, 26],
+            "{}",
+            f.id
+        );
         assert_eq!(FrontEndKind::from_id(f.id), Some(f.kind));
     }
 }
@@ -65,8 +70,13 @@ fn each_gabor_channel_prefers_its_own_orientation() {
                             .fold(f32::MIN, f32::max)
                     })
                     .collect();
-                let best = (0..orientations).max_by(|&a, &b| tuning[a].total_cmp(&tuning[b])).unwrap();
-                assert_eq!(best, o_cell, "channel {channel} (f = {frequency}): tuning {tuning:?}");
+                let best = (0..orientations)
+                    .max_by(|&a, &b| tuning[a].total_cmp(&tuning[b]))
+                    .unwrap();
+                assert_eq!(
+                    best, o_cell,
+                    "channel {channel} (f = {frequency}): tuning {tuning:?}"
+                );
             }
         }
     }
@@ -84,7 +94,10 @@ fn dog_kernels_sum_to_zero_and_off_is_minus_on() {
         assert!(k[40] != 0.0);
     }
     for i in 0..16 {
-        assert!(kernels[i][40] > 0.0, "ON-centre kernels are positive at the centre");
+        assert!(
+            kernels[i][40] > 0.0,
+            "ON-centre kernels are positive at the centre"
+        );
         for (a, b) in kernels[i].iter().zip(kernels[16 + i]) {
             assert_eq!(*a, -*b);
         }
@@ -95,7 +108,12 @@ fn dog_kernels_sum_to_zero_and_off_is_minus_on() {
 fn fixed_front_ends_stay_frozen_under_every_kind_of_rule() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
     let full = DataSplit::load_task(&root, Task::Mnist).unwrap();
-    for kind in [FrontEndKind::Gabor, FrontEndKind::Dog, FrontEndKind::Random, FrontEndKind::Learned] {
+    for kind in [
+        FrontEndKind::Gabor,
+        FrontEndKind::Dog,
+        FrontEndKind::Random,
+        FrontEndKind::Learned,
+    ] {
         for rule in ["bp", "fa", "dfa", "kp"] {
             let config = TrainConfig::new()
                 .with_front_end(kind)
@@ -111,10 +129,16 @@ fn fixed_front_ends_stay_frozen_under_every_kind_of_rule() {
             }
             let after = read(trainer.model().conv1.weight.val());
             let conv2_after = read(trainer.model().conv2.weight.val());
-            assert_ne!(conv2_before, conv2_after, "{kind:?}/{rule}: conv2 must train");
+            assert_ne!(
+                conv2_before, conv2_after,
+                "{kind:?}/{rule}: conv2 must train"
+            );
             if kind.is_frozen() {
                 assert_eq!(before, after, "{kind:?}/{rule}: the front end changed");
-                assert!(!trainer.model().conv1.weight.is_require_grad(), "reported as frozen");
+                assert!(
+                    !trainer.model().conv1.weight.is_require_grad(),
+                    "reported as frozen"
+                );
             } else {
                 assert_ne!(before, after, "{rule}: the learned front end must train");
             }

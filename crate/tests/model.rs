@@ -1,8 +1,8 @@
 //! The seed network's shapes, its weight files and their failure modes.
 
 use burn::prelude::*;
-use microlearning::frontends::FrontEndKind;
 use microlearning::data::{DataSplit, Task, images_to_tensor, normalize_pixel};
+use microlearning::frontends::FrontEndKind;
 use microlearning::model::{SeedNet, load_weights, weights_to_bytes};
 use microlearning::training::read_f32;
 
@@ -90,7 +90,8 @@ fn corrupt_weights_are_an_error_not_a_panic() {
             v
         },
     ] {
-        let outcome = std::panic::catch_unwind(|| load_weights(&bad, FrontEndKind::Learned, &Device::flex()));
+        let outcome =
+            std::panic::catch_unwind(|| load_weights(&bad, FrontEndKind::Learned, &Device::flex()));
         match outcome {
             Ok(Err(e)) => assert!(e.to_string().starts_with("weights file:"), "{e}"),
             Ok(Ok(_)) => panic!("corrupt weights ({} bytes) were accepted", bad.len()),

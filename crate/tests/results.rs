@@ -84,11 +84,20 @@ fn version_1_files_from_before_the_diagnostics_still_load() {
     // Version 1 had neither `diagnostics_every` in the config nor `diagnostics` per epoch.
     let mut v: serde_json::Value = serde_json::from_str(&sample().to_json().unwrap()).unwrap();
     v["schema_version"] = 1.into();
-    v["config"].as_object_mut().unwrap().remove("diagnostics_every");
+    v["config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("diagnostics_every");
     v["config"].as_object_mut().unwrap().remove("front_end");
-    v["epochs"][0].as_object_mut().unwrap().remove("diagnostics");
+    v["epochs"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("diagnostics");
     let r = RunResults::from_json(&v.to_string()).unwrap();
-    assert_eq!(r.config.diagnostics_every, 0, "v1 runs measured no diagnostics");
+    assert_eq!(
+        r.config.diagnostics_every, 0,
+        "v1 runs measured no diagnostics"
+    );
     assert_eq!(r.schema_version, 3);
     assert!(r.epochs[0].diagnostics.samples.is_empty());
 }

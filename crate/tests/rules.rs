@@ -213,7 +213,10 @@ fn dfa_with_b_equal_to_w2_transposed_is_backprop_for_that_layer() {
             assert!(*diff < 1e-5, "{name}: max |DFA − BP| = {diff}");
         } else {
             // conv layers still get random direct feedback: the comparison can fail.
-            assert!(*diff > 1e-5, "{name}: DFA's random conv feedback equals backprop?");
+            assert!(
+                *diff > 1e-5,
+                "{name}: DFA's random conv feedback equals backprop?"
+            );
         }
     }
 }
@@ -225,7 +228,10 @@ fn dfa_with_random_b_differs_from_backprop_in_fc1() {
     let mut dfa = DirectFeedbackAlignment::new(3, &model);
     for (name, diff) in compare_with_backprop(&mut dfa, &model, &data) {
         if name.starts_with("fc2") {
-            assert!(diff < 1e-6, "{name}: the output layer gets e itself ({diff})");
+            assert!(
+                diff < 1e-6,
+                "{name}: the output layer gets e itself ({diff})"
+            );
         } else {
             assert!(diff > 1e-5, "{name}: random B left the gradient unchanged");
         }
@@ -254,15 +260,24 @@ fn alignment_diagnostics_are_zero_for_backprop_and_near_ninety_for_random_feedba
     let layers =
         microlearning::block_on(measure(&model, &step.grads, &bp.grads, fb.as_ref())).unwrap();
     let by_name = |n: &str| layers.iter().find(|l| l.layer == n).unwrap().clone();
-    assert!(by_name("fc2").update_bp_angle_deg.unwrap() < 0.5, "output layer is exact");
+    assert!(
+        by_name("fc2").update_bp_angle_deg.unwrap() < 0.5,
+        "output layer is exact"
+    );
     for name in ["conv1", "conv2", "fc1"] {
         let l = by_name(name);
         let angle = l.update_bp_angle_deg.unwrap();
-        assert!(angle > 45.0, "{name}: random feedback at init should be far from BP ({angle}°)");
+        assert!(
+            angle > 45.0,
+            "{name}: random feedback at init should be far from BP ({angle}°)"
+        );
     }
     for name in ["conv2", "fc1", "fc2"] {
         let b_w = by_name(name).feedback_angle_deg.unwrap();
-        assert!((80.0..100.0).contains(&b_w), "{name}: random B–W angle {b_w}°");
+        assert!(
+            (80.0..100.0).contains(&b_w),
+            "{name}: random B–W angle {b_w}°"
+        );
     }
     assert!(by_name("conv1").feedback_angle_deg.is_none());
 }

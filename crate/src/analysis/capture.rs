@@ -72,7 +72,9 @@ pub async fn capture_layers(
     device: &Device,
 ) -> Result<Vec<LayerCapture>> {
     if indices.len() < 4 {
-        return Err(LabError::Config("the probe set needs at least 4 images".into()));
+        return Err(LabError::Config(
+            "the probe set needs at least 4 images".into(),
+        ));
     }
     let model = model.valid();
     let device = device.clone().inner();

@@ -40,7 +40,8 @@ pub fn linear_cka(gram_x: &SquareMatrix, gram_y: &SquareMatrix) -> f64 {
 pub fn unbiased_hsic(k: &SquareMatrix, l: &SquareMatrix) -> f64 {
     let n = k.n;
     let nf = n as f64;
-    let off = |m: &SquareMatrix| SquareMatrix::from_fn(n, |i, j| if i == j { 0.0 } else { m.get(i, j) });
+    let off =
+        |m: &SquareMatrix| SquareMatrix::from_fn(n, |i, j| if i == j { 0.0 } else { m.get(i, j) });
     let (k, l) = (off(k), off(l));
     let k_sum: f64 = k.data.iter().sum();
     let l_sum: f64 = l.data.iter().sum();

@@ -66,7 +66,9 @@ impl SquareMatrix {
             }
         }
         let grand = row_means.iter().sum::<f64>() / nf;
-        Self::from_fn(n, |i, j| self.get(i, j) - row_means[i] - col_means[j] + grand)
+        Self::from_fn(n, |i, j| {
+            self.get(i, j) - row_means[i] - col_means[j] + grand
+        })
     }
 
     /// Σᵢⱼ Aᵢⱼ Bᵢⱼ = tr(A Bᵀ).

@@ -14,7 +14,9 @@ pub struct Projection {
 }
 
 fn mat_vec(m: &SquareMatrix, v: &[f64]) -> Vec<f64> {
-    m.rows().map(|row| row.iter().zip(v).map(|(a, b)| a * b).sum()).collect()
+    m.rows()
+        .map(|row| row.iter().zip(v).map(|(a, b)| a * b).sum())
+        .collect()
 }
 
 fn normalize(v: &mut [f64]) -> f64 {
@@ -40,7 +42,11 @@ pub fn pca_from_gram(gram: &SquareMatrix, k: usize) -> Projection {
         for _ in 0..500 {
             let mut w = mat_vec(&c, &v);
             let new_lambda = normalize(&mut w);
-            let delta = v.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let delta = v
+                .iter()
+                .zip(&w)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
             v = w;
             if (new_lambda - lambda).abs() <= 1e-12 * new_lambda.max(1.0) && delta < 1e-10 {
                 lambda = new_lambda;
@@ -50,11 +56,17 @@ pub fn pca_from_gram(gram: &SquareMatrix, k: usize) -> Projection {
         }
         // Deflate: C ← C − λ v vᵀ.
         c = SquareMatrix::from_fn(n, |i, j| c.get(i, j) - lambda * v[i] * v[j]);
-        explained.push(if total_variance > 0.0 { lambda / total_variance } else { 0.0 });
+        explained.push(if total_variance > 0.0 {
+            lambda / total_variance
+        } else {
+            0.0
+        });
         let scale = lambda.max(0.0).sqrt();
         components.push(v.into_iter().map(|x| x * scale).collect::<Vec<f64>>());
     }
-    let scores = (0..n).map(|i| components.iter().map(|c| c[i]).collect()).collect();
+    let scores = (0..n)
+        .map(|i| components.iter().map(|c| c[i]).collect())
+        .collect();
     Projection {
         scores,
         explained_variance: explained,

@@ -14,7 +14,9 @@ pub fn probe_indices(set: &ImageSet, size: usize, seed: u64) -> Vec<usize> {
     let per_class = size / NUM_CLASSES;
     let mut out = Vec::with_capacity(size);
     for class in 0..NUM_CLASSES as u8 {
-        let mut members: Vec<usize> = (0..set.len()).filter(|&i| set.labels()[i] == class).collect();
+        let mut members: Vec<usize> = (0..set.len())
+            .filter(|&i| set.labels()[i] == class)
+            .collect();
         rng.shuffle(&mut members);
         members.truncate(per_class);
         members.sort_unstable();

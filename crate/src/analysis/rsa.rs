@@ -47,7 +47,11 @@ pub fn cosine(x: &[f64], y: &[f64]) -> f64 {
     let dot: f64 = x.iter().zip(y).map(|(a, b)| a * b).sum();
     let nx: f64 = x.iter().map(|a| a * a).sum::<f64>().sqrt();
     let ny: f64 = y.iter().map(|b| b * b).sum::<f64>().sqrt();
-    if nx > 0.0 && ny > 0.0 { dot / (nx * ny) } else { f64::NAN }
+    if nx > 0.0 && ny > 0.0 {
+        dot / (nx * ny)
+    } else {
+        f64::NAN
+    }
 }
 
 /// Merge sort by `key`, counting the inversions (pairs out of order).

@@ -1,7 +1,10 @@
 //! `microlearning`: the lab's experiments from the command line.
 
 use clap::{Parser, Subcommand};
-use microlearning::cli::{CompareArgs, GridArgs, TrainArgs, run_compare, run_grid, run_train};
+use microlearning::cli::{
+    CompareArgs, GridArgs, RobustnessArgs, TrainArgs, run_compare, run_grid, run_robustness,
+    run_train,
+};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +24,8 @@ enum Command {
     Grid(GridArgs),
     /// Compare trained models' representations: CKA, RDMs/RSA and PCA, layer by layer.
     Compare(CompareArgs),
+    /// Test accuracy of trained models under pixel noise and contrast reduction.
+    Robustness(RobustnessArgs),
 }
 
 fn main() {
@@ -29,6 +34,7 @@ fn main() {
         Command::Train(args) => run_train(args).map(|_| ()),
         Command::Grid(args) => run_grid(args).map(|_| ()),
         Command::Compare(args) => run_compare(args),
+        Command::Robustness(args) => run_robustness(args),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e}");

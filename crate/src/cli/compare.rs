@@ -87,7 +87,9 @@ struct Comparison {
 }
 
 fn model_name(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 fn pairwise(n: usize, f: impl Fn(usize, usize) -> f64) -> SquareMatrix {
@@ -112,14 +114,27 @@ fn format_matrix(title: &str, m: &SquareMatrix, names: &[String]) -> String {
 }
 
 pub fn run_compare(args: &CompareArgs) -> Result<()> {
-    let kind = Dissimilarity::from_id(&args.rdm)
-        .ok_or_else(|| LabError::Config(format!("unknown RDM measure '{}' (correlation, euclidean)", args.rdm)))?;
+    let kind = Dissimilarity::from_id(&args.rdm).ok_or_else(|| {
+        LabError::Config(format!(
+            "unknown RDM measure '{}' (correlation, euclidean)",
+            args.rdm
+        ))
+    })?;
     let layers: Vec<usize> = if args.layer == "all" {
         (0..CAPTURED_LAYERS.len()).collect()
     } else {
-        vec![CAPTURED_LAYERS.iter().position(|l| *l == args.layer).ok_or_else(|| {
-            LabError::Config(format!("unknown layer '{}' ({})", args.layer, CAPTURED_LAYERS.join(", ")))
-        })?]
+        vec![
+            CAPTURED_LAYERS
+                .iter()
+                .position(|l| *l == args.layer)
+                .ok_or_else(|| {
+                    LabError::Config(format!(
+                        "unknown layer '{}' ({})",
+                        args.layer,
+                        CAPTURED_LAYERS.join(", ")
+                    ))
+                })?,
+        ]
     };
     let device = Device::flex();
     let mut task = None;
@@ -130,7 +145,9 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
         let results = RunResults::from_json(&text)
             .map_err(|e| LabError::Results(format!("{}: {e}", path.display())))?;
         if *task.get_or_insert(results.config.task) != results.config.task {
-            return Err(LabError::Config("all compared runs must share one task".into()));
+            return Err(LabError::Config(
+                "all compared runs must share one task".into(),
+            ));
         }
         let weights_path = path.with_extension("bpk");
         let bytes = std::fs::read(&weights_path).map_err(|e| LabError::io(&weights_path, e))?;
@@ -140,12 +157,19 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
     let task = task.ok_or_else(|| LabError::Config("no runs given".into()))?;
     let data = DataSplit::load_task(&args.data_root, task)?;
     let indices = probe_indices(&data.test, args.probe_size, args.probe_seed);
-    eprintln!("probe: {} {} test images (seed {})", indices.len(), task.id(), args.probe_seed);
+    eprintln!(
+        "probe: {} {} test images (seed {})",
+        indices.len(),
+        task.id(),
+        args.probe_seed
+    );
 
     let mut captures: Vec<Vec<LayerCapture>> = Vec::new();
     for (name, model) in names.iter().zip(&models) {
         eprintln!("capturing {name}");
-        captures.push(crate::block_on(capture_layers(model, &data.test, &indices, &device))?);
+        captures.push(crate::block_on(capture_layers(
+            model, &data.test, &indices, &device,
+        ))?);
     }
     let n = models.len();
     let mut comparisons = Vec::new();
@@ -160,16 +184,42 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
         let comparison = LayerComparison {
             linear_cka: pairwise(n, |i, j| linear_cka(&caps[i].gram, &caps[j].gram)),
             debiased_cka: pairwise(n, |i, j| debiased_cka(&caps[i].gram, &caps[j].gram)),
-            rbf_cka: pairwise(n, |i, j| rbf_cka(&caps[i].gram, &caps[j].gram, args.rbf_fraction)),
+            rbf_cka: pairwise(n, |i, j| {
+                rbf_cka(&caps[i].gram, &caps[j].gram, args.rbf_fraction)
+            }),
             rsa_spearman: pairwise(n, |i, j| spearman(&rdms[i], &rdms[j])),
             rsa_kendall_tau_a: pairwise(n, |i, j| kendall_tau_a(&rdms[i], &rdms[j])),
             rsa_cosine: pairwise(n, |i, j| cosine(&rdms[i], &rdms[j])),
-            class_rdms: caps.iter().map(|c| rdm(kind, &c.class_gram, &c.class_correlation)).collect(),
+            class_rdms: caps
+                .iter()
+                .map(|c| rdm(kind, &c.class_gram, &c.class_correlation))
+                .collect(),
             layer: layer.clone(),
         };
-        println!("{}", format_matrix(&format!("linear CKA, {layer}"), &comparison.linear_cka, &names));
-        println!("{}", format_matrix(&format!("debiased CKA, {layer}"), &comparison.debiased_cka, &names));
-        println!("{}", format_matrix(&format!("RSA Spearman ρ ({} RDMs), {layer}", args.rdm), &comparison.rsa_spearman, &names));
+        println!(
+            "{}",
+            format_matrix(
+                &format!("linear CKA, {layer}"),
+                &comparison.linear_cka,
+                &names
+            )
+        );
+        println!(
+            "{}",
+            format_matrix(
+                &format!("debiased CKA, {layer}"),
+                &comparison.debiased_cka,
+                &names
+            )
+        );
+        println!(
+            "{}",
+            format_matrix(
+                &format!("RSA Spearman ρ ({} RDMs), {layer}", args.rdm),
+                &comparison.rsa_spearman,
+                &names
+            )
+        );
         for (metric, m) in [
             ("linear_cka", &comparison.linear_cka),
             ("debiased_cka", &comparison.debiased_cka),
@@ -186,15 +236,27 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
     }
     let layer_by_layer = (n >= 2).then(|| {
         let k = CAPTURED_LAYERS.len();
-        SquareMatrix::from_fn(k, |a, b| linear_cka(&captures[0][a].gram, &captures[1][b].gram))
+        SquareMatrix::from_fn(k, |a, b| {
+            linear_cka(&captures[0][a].gram, &captures[1][b].gram)
+        })
     });
     if let Some(m) = &layer_by_layer {
         let layer_names: Vec<String> = CAPTURED_LAYERS.iter().map(|s| s.to_string()).collect();
         println!(
             "{}",
-            format_matrix(&format!("layer × layer linear CKA: {} (rows) vs {} (columns)", names[0], names[1]), m, &layer_names)
+            format_matrix(
+                &format!(
+                    "layer × layer linear CKA: {} (rows) vs {} (columns)",
+                    names[0], names[1]
+                ),
+                m,
+                &layer_names
+            )
         );
-        write_atomically(&args.out_dir.join("layer_by_layer_cka.csv"), m.to_csv(Some(&layer_names)).as_bytes())?;
+        write_atomically(
+            &args.out_dir.join("layer_by_layer_cka.csv"),
+            m.to_csv(Some(&layer_names)).as_bytes(),
+        )?;
     }
     let comparison = Comparison {
         kind: "microlearning compare".into(),

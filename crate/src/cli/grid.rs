@@ -13,6 +13,7 @@ use super::output::write_atomically;
 use super::train::{parse_optimizer, train_with_progress};
 use crate::data::{DataSplit, Task};
 use crate::error::{LabError, Result};
+use crate::frontends::{FRONT_ENDS, FrontEndKind};
 use crate::model::weights_to_bytes;
 use crate::results::RunResults;
 use crate::rules::RULES;
@@ -24,6 +25,9 @@ pub struct GridArgs {
     /// Comma-separated rule ids, or "all".
     #[arg(long, default_value = "all")]
     pub rules: String,
+    /// Comma-separated front ends (learned, gabor, dog, random), or "all".
+    #[arg(long, default_value = "learned")]
+    pub front_ends: String,
     /// Comma-separated tasks (mnist, fashion).
     #[arg(long, default_value = "mnist")]
     pub tasks: String,
@@ -61,6 +65,7 @@ pub struct GridArgs {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GridCell {
     pub task: String,
+    pub front_end: String,
     pub rule: String,
     pub seeds: Vec<u64>,
     /// Final test accuracy of each seed, in `seeds` order.
@@ -124,7 +129,10 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
         .collect::<Result<Vec<_>>>()?;
     let seeds = split_list(&args.seeds)
         .iter()
-        .map(|s| s.parse::<u64>().map_err(|_| LabError::Config(format!("bad seed '{s}'"))))
+        .map(|s| {
+            s.parse::<u64>()
+                .map_err(|_| LabError::Config(format!("bad seed '{s}'")))
+        })
         .collect::<Result<Vec<_>>>()?;
     if rules.is_empty() || tasks.is_empty() || seeds.is_empty() {
         return Err(LabError::Config("the grid is empty".into()));
@@ -134,52 +142,88 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
             return Err(LabError::Config(format!("unknown learning rule '{rule}'")));
         }
     }
-    let total = rules.len() * tasks.len() * seeds.len();
+    let front_ends: Vec<FrontEndKind> = if args.front_ends == "all" {
+        FRONT_ENDS.iter().map(|f| f.kind).collect()
+    } else {
+        split_list(&args.front_ends)
+            .iter()
+            .map(|f| {
+                FrontEndKind::from_id(f)
+                    .ok_or_else(|| LabError::Config(format!("unknown front end '{f}'")))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    let total = rules.len() * tasks.len() * seeds.len() * front_ends.len();
     let mut cells = Vec::new();
     let mut done = 0;
     for task in &tasks {
         let dir = args.data_root.join(task.data_subdir());
         let full = DataSplit::load_dir(&dir)?;
-        for rule in &rules {
-            let mut cell_runs = Vec::new();
-            for &seed in &seeds {
-                done += 1;
-                let config = TrainConfig::new()
-                    .with_task(*task)
-                    .with_rule(rule.clone())
-                    .with_optimizer(args.optimizer)
-                    .with_learning_rate(args.lr)
-                    .with_batch_size(args.batch_size)
-                    .with_epochs(args.epochs)
-                    .with_seed(seed)
-                    .with_train_limit(args.train_limit)
-                    .with_test_limit(args.test_limit)
-                    .with_diagnostics_every(args.diagnostics_every);
-                config.validate()?;
-                let path = args
-                    .out_dir
-                    .join(format!("{}-{}-s{}.json", task.id(), rule, seed));
-                let results = match args.reuse.then(|| reusable(&path, &config)).flatten() {
-                    Some(r) => {
-                        eprintln!("[{done}/{total}] {} {rule} seed {seed}: reused {}", task.id(), path.display());
-                        r
-                    }
-                    None => {
-                        eprintln!("[{done}/{total}] {} {rule} seed {seed}", task.id());
-                        let data = Arc::new(limit_data(&full, &config));
-                        let bar = ProgressBar::new(0);
-                        let (r, trainer) =
-                            train_with_progress(&config, data, &dir.display().to_string(), &bar)?;
-                        // Weights first: a results file always has its weights beside it.
-                        write_atomically(&path.with_extension("bpk"), &weights_to_bytes(trainer.model())?)?;
-                        write_atomically(&path, r.to_json()?.as_bytes())?;
-                        r
-                    }
-                };
-                eprintln!("    final test accuracy {:.2}%", 100.0 * results.final_test_accuracy);
-                cell_runs.push((seed, path, results));
+        for front_end in &front_ends {
+            for rule in &rules {
+                let mut cell_runs = Vec::new();
+                for &seed in &seeds {
+                    done += 1;
+                    let config = TrainConfig::new()
+                        .with_task(*task)
+                        .with_rule(rule.clone())
+                        .with_front_end(*front_end)
+                        .with_optimizer(args.optimizer)
+                        .with_learning_rate(args.lr)
+                        .with_batch_size(args.batch_size)
+                        .with_epochs(args.epochs)
+                        .with_seed(seed)
+                        .with_train_limit(args.train_limit)
+                        .with_test_limit(args.test_limit)
+                        .with_diagnostics_every(args.diagnostics_every);
+                    config.validate()?;
+                    // The learned front end keeps the shorter name of grids from before front ends.
+                    let stem = match front_end {
+                        FrontEndKind::Learned => format!("{}-{}-s{}", task.id(), rule, seed),
+                        f => format!("{}-{}-{}-s{}", task.id(), f.id(), rule, seed),
+                    };
+                    let path = args.out_dir.join(format!("{stem}.json"));
+                    let results = match args.reuse.then(|| reusable(&path, &config)).flatten() {
+                        Some(r) => {
+                            eprintln!(
+                                "[{done}/{total}] {} {} {rule} seed {seed}: reused {}",
+                                task.id(),
+                                front_end.id(),
+                                path.display()
+                            );
+                            r
+                        }
+                        None => {
+                            eprintln!(
+                                "[{done}/{total}] {} {} {rule} seed {seed}",
+                                task.id(),
+                                front_end.id()
+                            );
+                            let data = Arc::new(limit_data(&full, &config));
+                            let bar = ProgressBar::new(0);
+                            let (r, trainer) = train_with_progress(
+                                &config,
+                                data,
+                                &dir.display().to_string(),
+                                &bar,
+                            )?;
+                            // Weights first: a results file always has its weights beside it.
+                            write_atomically(
+                                &path.with_extension("bpk"),
+                                &weights_to_bytes(trainer.model())?,
+                            )?;
+                            write_atomically(&path, r.to_json()?.as_bytes())?;
+                            r
+                        }
+                    };
+                    eprintln!(
+                        "    final test accuracy {:.2}%",
+                        100.0 * results.final_test_accuracy
+                    );
+                    cell_runs.push((seed, path, results));
+                }
+                cells.push(summarise(task.id(), front_end.id(), rule, &cell_runs));
             }
-            cells.push(summarise(task.id(), rule, &cell_runs));
         }
     }
     let summary = GridSummary {
@@ -188,7 +232,8 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         cells,
     };
-    let json = serde_json::to_string_pretty(&summary).map_err(|e| LabError::Results(e.to_string()))?;
+    let json =
+        serde_json::to_string_pretty(&summary).map_err(|e| LabError::Results(e.to_string()))?;
     let out = args.out_dir.join("grid.json");
     write_atomically(&out, json.as_bytes())?;
     println!("{}", format_table(&summary));
@@ -196,7 +241,12 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
     Ok(summary)
 }
 
-fn summarise(task: &str, rule: &str, runs: &[(u64, PathBuf, RunResults)]) -> GridCell {
+fn summarise(
+    task: &str,
+    front_end: &str,
+    rule: &str,
+    runs: &[(u64, PathBuf, RunResults)],
+) -> GridCell {
     let accuracies: Vec<f64> = runs.iter().map(|(_, _, r)| r.final_test_accuracy).collect();
     let (mean, sd) = mean_sd(&accuracies);
     let final_update_bp_angle_deg = LAYERS
@@ -205,38 +255,57 @@ fn summarise(task: &str, rule: &str, runs: &[(u64, PathBuf, RunResults)]) -> Gri
         .map(|(i, layer)| {
             let angles: Vec<f64> = runs
                 .iter()
-                .filter_map(|(_, _, r)| r.epochs.last()?.diagnostics.mean.get(i)?.update_bp_angle_deg)
+                .filter_map(|(_, _, r)| {
+                    r.epochs
+                        .last()?
+                        .diagnostics
+                        .mean
+                        .get(i)?
+                        .update_bp_angle_deg
+                })
                 .collect();
-            (layer.to_string(), (!angles.is_empty()).then(|| mean_sd(&angles).0))
+            (
+                layer.to_string(),
+                (!angles.is_empty()).then(|| mean_sd(&angles).0),
+            )
         })
         .collect();
     GridCell {
         task: task.into(),
+        front_end: front_end.into(),
         rule: rule.into(),
         seeds: runs.iter().map(|(s, _, _)| *s).collect(),
         accuracies,
         mean_accuracy: mean,
         sd_accuracy: sd,
         final_update_bp_angle_deg,
-        runs: runs.iter().map(|(_, p, _)| p.display().to_string()).collect(),
+        runs: runs
+            .iter()
+            .map(|(_, p, _)| p.display().to_string())
+            .collect(),
     }
 }
 
 /// The summary as a Markdown table: accuracy mean ± sd and last-epoch update–BP angles.
 pub fn format_table(summary: &GridSummary) -> String {
     let mut out = String::from(
-        "| task | rule | seeds | test accuracy % (mean ± sd) | per seed | update–BP angle, last epoch (conv1 / conv2 / fc1 / fc2) |\n|---|---|---|---|---|---|\n",
+        "| task | front end | rule | seeds | test accuracy % (mean ± sd) | per seed | update–BP angle, last epoch (conv1 / conv2 / fc1 / fc2) |\n|---|---|---|---|---|---|---|\n",
     );
     for c in &summary.cells {
-        let per_seed: Vec<String> = c.accuracies.iter().map(|a| format!("{:.2}", 100.0 * a)).collect();
+        let per_seed: Vec<String> = c
+            .accuracies
+            .iter()
+            .map(|a| format!("{:.2}", 100.0 * a))
+            .collect();
         let angles: Vec<String> = c
             .final_update_bp_angle_deg
             .iter()
             .map(|(_, a)| a.map_or("–".into(), |a| format!("{a:.1}°")))
             .collect();
         out.push_str(&format!(
-            "| {} | {} | {} | {:.2} ± {:.2} | {} | {} |\n",
+            "| {} | {} | {} | {} | {:.2} ± {:.2} | {} | {} |\n",
             c.task,
+            c.front_end,
             c.rule,
             c.seeds.len(),
             100.0 * c.mean_accuracy,

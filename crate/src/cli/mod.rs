@@ -4,8 +4,10 @@
 mod compare;
 mod grid;
 mod output;
+mod robustness;
 mod train;
 
 pub use compare::{CompareArgs, run_compare};
 pub use grid::{GridArgs, GridCell, GridSummary, mean_sd, run_grid};
+pub use robustness::{RobustnessArgs, run_robustness};
 pub use train::{TrainArgs, run_train, train_with_progress};

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::output::{format_confusion, write_atomically};
 use crate::data::{DataSplit, Task};
 use crate::error::{LabError, Result};
+use crate::frontends::FrontEndKind;
 use crate::model::weights_to_bytes;
 use crate::results::{DataInfo, RunResults};
 use crate::training::{OptimizerKind, TrainConfig, Trainer, limit_data};
@@ -21,9 +22,12 @@ pub struct TrainArgs {
     /// Data set: mnist (MNIST-10k) or fashion (Fashion-MNIST).
     #[arg(long, default_value = "mnist", value_parser = parse_task)]
     pub task: Task,
-    /// Learning rule: bp, fa, usf, brsf, frsf or kp.
+    /// Learning rule: bp, fa, dfa, usf, brsf, frsf or kp.
     #[arg(long, default_value = "bp")]
     pub rule: String,
+    /// First layer: learned, gabor, dog or random.
+    #[arg(long, default_value = "learned", value_parser = parse_front_end)]
+    pub front_end: FrontEndKind,
     /// Optimizer: adam or sgd (with momentum).
     #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
     pub optimizer: OptimizerKind,
@@ -69,6 +73,11 @@ pub(crate) fn parse_task(s: &str) -> std::result::Result<Task, String> {
     Task::from_id(s).ok_or_else(|| format!("unknown task '{s}' (mnist, fashion)"))
 }
 
+pub(crate) fn parse_front_end(s: &str) -> std::result::Result<FrontEndKind, String> {
+    FrontEndKind::from_id(s)
+        .ok_or_else(|| format!("unknown front end '{s}' (learned, gabor, dog, random)"))
+}
+
 pub(crate) fn parse_optimizer(s: &str) -> std::result::Result<OptimizerKind, String> {
     OptimizerKind::from_id(s).ok_or_else(|| format!("unknown optimizer '{s}' (adam, sgd)"))
 }
@@ -78,6 +87,7 @@ impl TrainArgs {
         TrainConfig::new()
             .with_task(self.task)
             .with_rule(self.rule.clone())
+            .with_front_end(self.front_end)
             .with_optimizer(self.optimizer)
             .with_learning_rate(self.lr)
             .with_momentum(self.momentum)
@@ -172,10 +182,16 @@ pub fn train_with_progress(
             .diagnostics
             .mean
             .iter()
-            .filter_map(|l| l.update_bp_angle_deg.map(|a| format!("{} {a:.0}°", l.layer)))
+            .filter_map(|l| {
+                l.update_bp_angle_deg
+                    .map(|a| format!("{} {a:.0}°", l.layer))
+            })
             .collect();
         if !angles.is_empty() {
-            line.push_str(&format!("\n          update–BP angle: {}", angles.join("  ")));
+            line.push_str(&format!(
+                "\n          update–BP angle: {}",
+                angles.join("  ")
+            ));
         }
         // suspend() rather than println(): a hidden bar (no terminal) would drop the line.
         bar.suspend(|| eprintln!("{line}"));

@@ -50,7 +50,8 @@ impl GaborCell {
                 let x = (i % BANK_KERNEL) as f32 - r;
                 let xr = x * cos + y * sin;
                 let yr = -x * sin + y * cos;
-                (-(xr * xr + yr * yr) / s2).exp() * (2.0 * PI * self.frequency * xr + self.phase).cos()
+                (-(xr * xr + yr * yr) / s2).exp()
+                    * (2.0 * PI * self.frequency * xr + self.phase).cos()
             })
             .collect();
         let mean = k.iter().sum::<f32>() / k.len() as f32;
@@ -94,7 +95,13 @@ pub fn complex_cells() -> Vec<GaborCell> {
 /// then their odd partners.
 pub fn gabor_bank() -> Vec<f32> {
     let even = complex_cells();
-    let odd: Vec<GaborCell> = even.iter().map(|c| GaborCell { phase: PI / 2.0, ..*c }).collect();
+    let odd: Vec<GaborCell> = even
+        .iter()
+        .map(|c| GaborCell {
+            phase: PI / 2.0,
+            ..*c
+        })
+        .collect();
     simple_cells()
         .iter()
         .chain(&even)

@@ -77,7 +77,10 @@ pub const FRONT_ENDS: &[FrontEndInfo] = &[
 
 impl FrontEndKind {
     pub fn id(self) -> &'static str {
-        FRONT_ENDS.iter().find(|f| f.kind == self).map_or("learned", |f| f.id)
+        FRONT_ENDS
+            .iter()
+            .find(|f| f.kind == self)
+            .map_or("learned", |f| f.id)
     }
 
     pub fn from_id(id: &str) -> Option<Self> {
@@ -122,13 +125,22 @@ impl FrontEndKind {
         let (k, out) = (self.kernel_size(), self.conv_channels());
         debug_assert_eq!(bank.len(), out * k * k);
         Conv2d {
-            weight: Param::from_data(TensorData::new(bank, [out, 1, k, k]), device).set_require_grad(false),
-            bias: Some(Param::from_data(TensorData::new(vec![0.0f32; out], [out]), device).set_require_grad(false)),
+            weight: Param::from_data(TensorData::new(bank, [out, 1, k, k]), device)
+                .set_require_grad(false),
+            bias: Some(
+                Param::from_data(TensorData::new(vec![0.0f32; out], [out]), device)
+                    .set_require_grad(false),
+            ),
             stride: [1, 1],
             kernel_size: [k, k],
             dilation: [1, 1],
             groups: 1,
-            padding: PaddingConfig2d::Explicit(BANK_PADDING, BANK_PADDING, BANK_PADDING, BANK_PADDING),
+            padding: PaddingConfig2d::Explicit(
+                BANK_PADDING,
+                BANK_PADDING,
+                BANK_PADDING,
+                BANK_PADDING,
+            ),
         }
     }
 
@@ -139,10 +151,18 @@ impl FrontEndKind {
             FrontEndKind::Gabor => {
                 let [b, _, h, w] = z.dims();
                 let simple = z.clone().slice([0..b, 0..GABOR_SIMPLE, 0..h, 0..w]); // [B, 16, 26, 26]
-                let q0 = z.clone().slice([0..b, GABOR_SIMPLE..GABOR_SIMPLE + GABOR_COMPLEX, 0..h, 0..w]);
-                let q1 = z.slice([0..b, GABOR_SIMPLE + GABOR_COMPLEX..GABOR_SIMPLE + 2 * GABOR_COMPLEX, 0..h, 0..w]);
+                let q0 =
+                    z.clone()
+                        .slice([0..b, GABOR_SIMPLE..GABOR_SIMPLE + GABOR_COMPLEX, 0..h, 0..w]);
+                let q1 = z.slice([
+                    0..b,
+                    GABOR_SIMPLE + GABOR_COMPLEX..GABOR_SIMPLE + 2 * GABOR_COMPLEX,
+                    0..h,
+                    0..w,
+                ]);
                 // Complex cells: quadrature energy √(q0² + q1²)/√2 (Adelson & Bergen 1985).
-                let energy = (q0.powf_scalar(2.0) + q1.powf_scalar(2.0) + 1e-12).sqrt() / std::f32::consts::SQRT_2;
+                let energy = (q0.powf_scalar(2.0) + q1.powf_scalar(2.0) + 1e-12).sqrt()
+                    / std::f32::consts::SQRT_2;
                 Tensor::cat(vec![relu(simple), energy], 1) // [B, 32, 26, 26]
             }
             _ => relu(z), // [B, 32, 26, 26]

@@ -35,7 +35,11 @@ pub fn load_weights(bytes: &[u8], front_end: FrontEndKind, device: &Device) -> R
 /// for inference they are the same network.
 pub fn load_weights_any_front_end(bytes: &[u8], device: &Device) -> Result<SeedNet> {
     let mut last = None;
-    for kind in [FrontEndKind::Learned, FrontEndKind::Gabor, FrontEndKind::Dog] {
+    for kind in [
+        FrontEndKind::Learned,
+        FrontEndKind::Gabor,
+        FrontEndKind::Dog,
+    ] {
         match load_weights(bytes, kind, device) {
             Ok(model) => return Ok(model),
             Err(e) => last = Some(e),
@@ -54,11 +58,17 @@ async fn read_param<const D: usize>(
         .map_err(|e| LabError::Device(format!("reading the weights back failed: {e:?}")))
 }
 
-async fn copy_conv(layer: &burn::nn::conv::Conv2d, device: &Device) -> Result<burn::nn::conv::Conv2d> {
+async fn copy_conv(
+    layer: &burn::nn::conv::Conv2d,
+    device: &Device,
+) -> Result<burn::nn::conv::Conv2d> {
     let mut copy = layer.clone();
     copy.weight = burn::module::Param::from_data(read_param(&layer.weight).await?, device);
     if let Some(bias) = &layer.bias {
-        copy.bias = Some(burn::module::Param::from_data(read_param(bias).await?, device));
+        copy.bias = Some(burn::module::Param::from_data(
+            read_param(bias).await?,
+            device,
+        ));
     }
     Ok(copy)
 }
@@ -67,7 +77,10 @@ async fn copy_linear(layer: &burn::nn::Linear, device: &Device) -> Result<burn::
     let mut copy = layer.clone();
     copy.weight = burn::module::Param::from_data(read_param(&layer.weight).await?, device);
     if let Some(bias) = &layer.bias {
-        copy.bias = Some(burn::module::Param::from_data(read_param(bias).await?, device));
+        copy.bias = Some(burn::module::Param::from_data(
+            read_param(bias).await?,
+            device,
+        ));
     }
     Ok(copy)
 }

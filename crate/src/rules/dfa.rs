@@ -46,7 +46,10 @@ impl DirectFeedbackAlignment {
         let device = model.fc1.weight.val().device().inner();
         let bound = 1.0 / (10f32).sqrt();
         let mut draw = |units: usize| {
-            Tensor::<2>::from_data(TensorData::new(rng.uniform_vec(10 * units, bound), [10, units]), &device)
+            Tensor::<2>::from_data(
+                TensorData::new(rng.uniform_vec(10 * units, bound), [10, units]),
+                &device,
+            )
         };
         Self {
             feedback: DirectFeedback {
@@ -91,9 +94,8 @@ impl LearningRule for DirectFeedbackAlignment {
         let e = (probs - onehot) / batch as f32; // [B, 10], on the plain device
         let d3 = hidden_error(&e, &self.feedback.fc1, &z3); // [B, 128]
         let d2 = hidden_error(&e, &self.feedback.conv2, &z2); // [B, 64, 24, 24]
-        let mut surrogate = (z4 * Tensor::from_inner(e.clone())).sum()
-            + (z3 * d3).sum()
-            + (z2 * d2).sum(); // [1]
+        let mut surrogate =
+            (z4 * Tensor::from_inner(e.clone())).sum() + (z3 * d3).sum() + (z2 * d2).sum(); // [1]
         if let Some(z1) = z1 {
             let d1 = hidden_error(&e, &self.feedback.conv1, &z1); // [B, 32, 26, 26]
             surrogate = surrogate + (z1 * d1).sum();

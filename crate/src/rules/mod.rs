@@ -80,9 +80,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "fa",
         name: "Feedback alignment",
         summary: "The error travels back through fixed random weights (Lillicrap et al. 2016).",
-        build: |seed, model| {
-            Box::new(FeedbackRule::new(FixedRandomFeedback::new(seed, model)))
-        },
+        build: |seed, model| Box::new(FeedbackRule::new(FixedRandomFeedback::new(seed, model))),
     },
     RuleInfo {
         id: "dfa",
@@ -95,7 +93,11 @@ pub const RULES: &[RuleInfo] = &[
         name: "Sign symmetry (uniform)",
         summary: "Feedback through sign(W), scaled to W's RMS (Liao et al. 2016).",
         build: |seed, model| {
-            Box::new(FeedbackRule::new(SignSymmetry::new(SignVariant::Uniform, seed, model)))
+            Box::new(FeedbackRule::new(SignSymmetry::new(
+                SignVariant::Uniform,
+                seed,
+                model,
+            )))
         },
     },
     RuleInfo {
@@ -103,7 +105,11 @@ pub const RULES: &[RuleInfo] = &[
         name: "Sign symmetry (batchwise random magnitudes)",
         summary: "Feedback through |M|∘sign(W), M redrawn every batch.",
         build: |seed, model| {
-            Box::new(FeedbackRule::new(SignSymmetry::new(SignVariant::BatchwiseRandom, seed, model)))
+            Box::new(FeedbackRule::new(SignSymmetry::new(
+                SignVariant::BatchwiseRandom,
+                seed,
+                model,
+            )))
         },
     },
     RuleInfo {
@@ -111,16 +117,18 @@ pub const RULES: &[RuleInfo] = &[
         name: "Sign symmetry (fixed random magnitudes)",
         summary: "Feedback through |M|∘sign(W), M drawn once.",
         build: |seed, model| {
-            Box::new(FeedbackRule::new(SignSymmetry::new(SignVariant::FixedRandom, seed, model)))
+            Box::new(FeedbackRule::new(SignSymmetry::new(
+                SignVariant::FixedRandom,
+                seed,
+                model,
+            )))
         },
     },
     RuleInfo {
         id: "kp",
         name: "Kolen-Pollack",
         summary: "Feedback weights get W's updates and decay, so they converge to W (Akrout et al. 2019).",
-        build: |seed, model| {
-            Box::new(FeedbackRule::new(KolenPollack::new(seed, model)))
-        },
+        build: |seed, model| Box::new(FeedbackRule::new(KolenPollack::new(seed, model))),
     },
 ];
 

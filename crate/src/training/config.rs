@@ -4,8 +4,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Task;
-use crate::frontends::FrontEndKind;
 use crate::error::{LabError, Result};
+use crate::frontends::FrontEndKind;
 
 /// The optimizers a run can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -89,7 +89,8 @@ fn dot_norms<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
 
 fn angle_deg(dot: f32, aa: f32, bb: f32) -> Option<f64> {
     let denom = (aa as f64 * bb as f64).sqrt();
-    (denom > 0.0 && dot.is_finite()).then(|| (dot as f64 / denom).clamp(-1.0, 1.0).acos().to_degrees())
+    (denom > 0.0 && dot.is_finite())
+        .then(|| (dot as f64 / denom).clamp(-1.0, 1.0).acos().to_degrees())
 }
 
 /// The three comparisons of one layer, as 9 numbers (missing pairs as zeros, flagged in `have`).
@@ -139,8 +140,18 @@ pub async fn measure(
             bp_gradient,
             feedback.and_then(|f| f.conv2.as_ref()),
         ),
-        plan_layer(&model.fc1.weight, rule_update, bp_gradient, fb(|f| f.fc1.as_ref())),
-        plan_layer(&model.fc2.weight, rule_update, bp_gradient, fb(|f| f.fc2.as_ref())),
+        plan_layer(
+            &model.fc1.weight,
+            rule_update,
+            bp_gradient,
+            fb(|f| f.fc1.as_ref()),
+        ),
+        plan_layer(
+            &model.fc2.weight,
+            rule_update,
+            bp_gradient,
+            fb(|f| f.fc2.as_ref()),
+        ),
     ];
     let all: Vec<Tensor<1>> = plans.iter().flat_map(|p| p.stats.iter().cloned()).collect();
     let values = read_f32(Tensor::cat(all, 0)).await?; // 4 layers × 3 pairs × 3 numbers
@@ -150,8 +161,16 @@ pub async fn measure(
         .zip(LAYERS)
         .map(|((plan, v), name)| LayerDiagnostics {
             layer: name.to_string(),
-            update_bp_angle_deg: if plan.have_update { angle_deg(v[0], v[1], v[2]) } else { None },
-            feedback_angle_deg: if plan.have_feedback { angle_deg(v[3], v[4], v[5]) } else { None },
+            update_bp_angle_deg: if plan.have_update {
+                angle_deg(v[0], v[1], v[2])
+            } else {
+                None
+            },
+            feedback_angle_deg: if plan.have_feedback {
+                angle_deg(v[3], v[4], v[5])
+            } else {
+                None
+            },
             weight_norm: (v[6] as f64).sqrt(),
         })
         .collect())

@@ -1,13 +1,16 @@
-//! Training runs: configuration, optimizers, the batch loop and evaluation.
+//! Training runs: configuration, optimizers, the batch loop, evaluation, alignment diagnostics
+//! and robustness to degraded images.
 
 mod config;
+mod diagnostics;
 mod evaluation;
 mod optimizer;
+mod robustness;
 mod trainer;
 
-mod diagnostics;
-pub use diagnostics::{DiagnosticSample, EpochDiagnostics, LAYERS, LayerDiagnostics, measure};
 pub use config::{OptimizerKind, TrainConfig};
+pub use diagnostics::{DiagnosticSample, EpochDiagnostics, LAYERS, LayerDiagnostics, measure};
 pub use evaluation::{ConfusionMatrix, Evaluation, argmax, evaluate, read_f32, read_i64};
 pub use optimizer::build_optimizer;
+pub use robustness::{CONTRAST_LEVELS, Degradation, NOISE_LEVELS, RobustnessPoint, robustness};
 pub use trainer::{BatchReport, EVAL_BATCH, EpochMetrics, Trainer, limit_data};

@@ -85,7 +85,8 @@ impl Trainer {
     /// Starts a run from freshly initialised weights. `device` should have autodiff enabled;
     /// it is enabled here if not.
     pub fn new(config: TrainConfig, data: Arc<DataSplit>, device: Device) -> Result<Self> {
-        let model = SeedNet::with_front_end(config.seed, config.front_end, &device.clone().autodiff());
+        let model =
+            SeedNet::with_front_end(config.seed, config.front_end, &device.clone().autodiff());
         Self::with_model(config, data, device, model)
     }
 

@@ -52,7 +52,10 @@ pub async fn webgpu() -> Result<Backend, String> {
     } else {
         info.name.as_str()
     };
-    let mut description = format!("WebGPU: {name} [{:?}, {:?}]", info.device_type, info.backend);
+    let mut description = format!(
+        "WebGPU: {name} [{:?}, {:?}]",
+        info.device_type, info.backend
+    );
     if !info.driver.is_empty() {
         description.push_str(&format!(" ({})", info.driver));
     }

@@ -21,7 +21,9 @@ use crate::error::{LabError, Result};
 use crate::model::{SeedNet, copy_to_device, load_weights_any_front_end, weights_to_bytes_async};
 use crate::results::{DataInfo, RunResults};
 use crate::rules::RULES;
-use crate::training::{EVAL_BATCH, Evaluation, TrainConfig, Trainer, evaluate, limit_data, read_f32};
+use crate::training::{
+    EVAL_BATCH, Evaluation, TrainConfig, Trainer, evaluate, limit_data, read_f32,
+};
 
 #[wasm_bindgen]
 extern "C" {
@@ -120,7 +122,9 @@ impl WebLab {
             .try_borrow_mut()
             .map_err(|_| LabError::Config("the lab is busy; try again".into()))?;
         if state.busy {
-            return Err(LabError::Config("the lab is busy with another request".into()));
+            return Err(LabError::Config(
+                "the lab is busy with another request".into(),
+            ));
         }
         f(&mut state)
     }
@@ -135,7 +139,9 @@ impl BusyGuard {
             .try_borrow_mut()
             .map_err(|_| LabError::Config("the lab is busy; try again".into()))?;
         if s.busy {
-            return Err(LabError::Config("the lab is busy with another request".into()));
+            return Err(LabError::Config(
+                "the lab is busy with another request".into(),
+            ));
         }
         s.busy = true;
         Ok(Self(state.clone()))
@@ -163,7 +169,9 @@ impl WebLab {
     #[wasm_bindgen(constructor)]
     pub fn new() -> WebLab {
         // A panic should never happen; if one does, say where before the module dies.
-        std::panic::set_hook(Box::new(|info| console_error(&format!("microlearning panic: {info}"))));
+        std::panic::set_hook(Box::new(|info| {
+            console_error(&format!("microlearning panic: {info}"))
+        }));
         WebLab {
             state: Rc::new(RefCell::new(State {
                 backend: Some(backend::cpu()),
@@ -522,7 +530,10 @@ impl WebLab {
                 let s = state.borrow();
                 (current_model(&s).map_err(js_error)?, current_device(&s))
             };
-            let input: Vec<f32> = pixels.iter().map(|&p| normalize_pixel(p.clamp(0.0, 255.0))).collect();
+            let input: Vec<f32> = pixels
+                .iter()
+                .map(|&p| normalize_pixel(p.clamp(0.0, 255.0)))
+                .collect();
             let x = Tensor::<4>::from_data(TensorData::new(input, [1, 1, 28, 28]), &device); // [1, 1, 28, 28]
             let probs = softmax(model.logits(x), 1); // [1, 10]
             let values = read_f32(probs).await.map_err(js_error)?;
@@ -567,7 +578,10 @@ impl WebLab {
             let guard = BusyGuard::take(&state).map_err(js_error)?;
             let (task, test, device) = {
                 let s = state.borrow();
-                let d = s.data.as_ref().ok_or_else(|| js_error("load a data set first"))?;
+                let d = s
+                    .data
+                    .as_ref()
+                    .ok_or_else(|| js_error("load a data set first"))?;
                 (d.task, d.split.test.clone(), current_device(&s))
             };
             let indices = probe_indices(&test, PAGE_PROBE_SIZE, 0);
@@ -581,7 +595,9 @@ impl WebLab {
                 .map(|(i, m)| (i, m.model.clone()))
                 .collect();
             for (i, model) in pending {
-                let capture = capture_layers(&model, &test, &indices, &device).await.map_err(js_error)?;
+                let capture = capture_layers(&model, &test, &indices, &device)
+                    .await
+                    .map_err(js_error)?;
                 if let Some(m) = state.borrow_mut().models.get_mut(i) {
                     m.capture = Some(Rc::new(capture));
                 }
@@ -595,21 +611,35 @@ impl WebLab {
                 .collect();
             drop(guard);
             if kept.is_empty() {
-                return Err(js_error("no finished models for this data set yet: train or load one first"));
+                return Err(js_error(
+                    "no finished models for this data set yet: train or load one first",
+                ));
             }
             let n = kept.len();
             let layers = CAPTURED_LAYERS.len();
             let rows = |m: &SquareMatrix| m.rows().map(|r| r.to_vec()).collect::<Vec<_>>();
             let cka: Vec<_> = (0..layers)
-                .map(|l| rows(&SquareMatrix::from_fn(n, |i, j| linear_cka(&kept[i].1[l].gram, &kept[j].1[l].gram))))
+                .map(|l| {
+                    rows(&SquareMatrix::from_fn(n, |i, j| {
+                        linear_cka(&kept[i].1[l].gram, &kept[j].1[l].gram)
+                    }))
+                })
                 .collect();
             let layer_by_layer = (n >= 2).then(|| {
-                rows(&SquareMatrix::from_fn(layers, |a, b| linear_cka(&kept[0].1[a].gram, &kept[n - 1].1[b].gram)))
+                rows(&SquareMatrix::from_fn(layers, |a, b| {
+                    linear_cka(&kept[0].1[a].gram, &kept[n - 1].1[b].gram)
+                }))
             });
             let class_rdms: Vec<Vec<_>> = (0..layers)
                 .map(|l| {
                     kept.iter()
-                        .map(|(_, c)| rows(&rdm(Dissimilarity::Correlation, &c[l].class_gram, &c[l].class_correlation)))
+                        .map(|(_, c)| {
+                            rows(&rdm(
+                                Dissimilarity::Correlation,
+                                &c[l].class_gram,
+                                &c[l].class_correlation,
+                            ))
+                        })
                         .collect()
                 })
                 .collect();
