@@ -46,9 +46,10 @@ export async function openLab(browser, url) {
 }
 
 /** Fills the run form and starts; returns once the page reports `state`. */
-export async function train(page, { task = 'mnist', rule = 'bp', epochs = 1, trainLimit = '', seed = 0 } = {}, timeout = 900_000) {
+export async function train(page, { task = 'mnist', rule = 'bp', frontEnd = 'learned', epochs = 1, trainLimit = '', seed = 0 } = {}, timeout = 900_000) {
   await page.selectOption('#task', task);
   await page.selectOption('#rule', rule);
+  await page.selectOption('#front_end', frontEnd);
   await page.fill('#epochs', String(epochs));
   await page.fill('#seed', String(seed));
   await page.fill('#train_limit', String(trainLimit));

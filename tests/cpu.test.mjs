@@ -105,6 +105,22 @@ test('every learning rule trains on the CPU (loss falls)', async () => {
   }
 });
 
+test('every front end trains, fixed banks included, and its filters are drawn', async () => {
+  const frontEnds = await page.evaluate(() => [...document.querySelectorAll('#front_end option')].map((o) => o.value));
+  assert.deepEqual(frontEnds, ['learned', 'gabor', 'dog', 'random']);
+  for (const frontEnd of ['gabor', 'dog', 'random']) {
+    const run = await train(page, { rule: 'bp', frontEnd, epochs: 1, trainLimit: 1280 });
+    assert.equal(run.state, 'finished', `${frontEnd}: ${run.message}`);
+    console.log(`${frontEnd}: accuracy ${(100 * run.accuracy).toFixed(1)}% after 1,280 images`);
+    assert.ok(run.accuracy > 0.5, `${frontEnd}: accuracy ${run.accuracy}`);
+  }
+  // The last run was 'random': 32 kernels. Gabor has 48 (6 rows of 8 tiles).
+  await train(page, { rule: 'bp', frontEnd: 'gabor', epochs: 1, trainLimit: 128 });
+  const height = await page.evaluate(() => document.querySelector('#filters').height);
+  const width = await page.evaluate(() => document.querySelector('#filters').width);
+  assert.equal(height, 6 * Math.floor(width / 8), 'the Gabor bank draws 48 kernels');
+});
+
 test('models trained in the session can be compared (CKA, RDM, PCA)', async () => {
   if (!(await page.evaluate(() => window.labState.keptModels >= 2))) {
     await train(page, { rule: 'bp', epochs: 1, trainLimit: 640 });

@@ -73,6 +73,7 @@ function readConfig() {
   return {
     task,
     rule: $('rule').value,
+    front_end: $('front_end').value,
     optimizer: $('optimizer').value,
     learning_rate: number('learning_rate', parseFloat, Number.MIN_VALUE),
     momentum: 0.9,
@@ -110,6 +111,11 @@ const handlers = {
     select.replaceChildren(...msg.rules.map((r) => new Option(`${r.name} (${r.id})`, r.id)));
     select.dataset.summaries = JSON.stringify(Object.fromEntries(msg.rules.map((r) => [r.id, r.summary])));
     select.dispatchEvent(new Event('change'));
+    $('front_end').replaceChildren(...msg.frontEnds.map((f) => {
+      const option = new Option(f.name, f.id);
+      option.title = f.summary;
+      return option;
+    }));
     const readyMs = Math.round(performance.now() - loadStarted);
     document.body.dataset.readyMs = String(readyMs);
     $('progress-text').textContent = `Ready (${(readyMs / 1000).toFixed(1)} s). Choose a data set and press Start.`;

@@ -25,7 +25,7 @@ export const ToWorker = Object.freeze({
 
 /** Worker → page. */
 export const FromWorker = Object.freeze({
-  /** { type, rules: [{id, name, summary}], backend: {kind, description} } */
+  /** { type, rules: [{id, name, summary}], frontEnds: [{id, name, summary}], backend: {kind, description} } */
   READY: 'ready',
   /** { type, backend: {kind, description} } */
   BACKEND: 'backend',
@@ -35,7 +35,7 @@ export const FromWorker = Object.freeze({
   STARTED: 'started',
   /** { type, epoch, batch, batches_per_epoch, epochs, loss, images_per_second, eta_seconds } */
   PROGRESS: 'progress',
-  /** { type, metrics, misclassified, filters: Float32Array(288) } */
+  /** { type, metrics, misclassified, filters: {front_end, channels, size, values} } */
   EPOCH: 'epoch',
   /** { type, state: 'running' | 'paused' | 'stopped' | 'finished' | 'idle' } */
   STATE: 'state',

@@ -13,25 +13,31 @@ function diverging(v) {
   return t >= 0 ? [255, a, a] : [a, a, 255];
 }
 
-/** conv1's kernels: `weights` is [32 × 9], drawn as an 8 × 4 grid of 3 × 3 tiles. */
-export function drawFilters(canvas, weights) {
+/** The first layer's kernels `{channels, size, values}`, in a grid of 8 columns of tiles. */
+export function drawFilters(canvas, filters) {
   const ctx = canvas.getContext('2d');
+  const cols = 8;
+  const rows = filters ? Math.ceil(filters.channels / cols) : 4;
+  const cell = Math.floor(canvas.width / cols);
+  canvas.height = rows * cell;
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  if (!weights) return;
-  const tiles = weights.length / 9;
-  const cols = 8;
-  const cell = Math.floor(canvas.width / cols);
-  const px = Math.floor((cell - 4) / 3);
+  if (!filters) return;
+  const { channels, size, values } = filters;
+  const px = (cell - 4) / size;
   let max = 1e-12;
-  for (const w of weights) max = Math.max(max, Math.abs(w));
-  for (let k = 0; k < tiles; k++) {
+  for (const w of values) max = Math.max(max, Math.abs(w));
+  for (let k = 0; k < channels; k++) {
     const ox = (k % cols) * cell + 2;
     const oy = Math.floor(k / cols) * cell + 2;
-    for (let i = 0; i < 9; i++) {
-      const [r, g, b] = diverging(weights[k * 9 + i] / max);
+    // Each kernel on its own scale, so fixed banks with small weights stay visible.
+    let kmax = 1e-12;
+    for (let i = 0; i < size * size; i++) kmax = Math.max(kmax, Math.abs(values[k * size * size + i]));
+    const scale = filters.front_end === 'learned' ? max : kmax;
+    for (let i = 0; i < size * size; i++) {
+      const [r, g, b] = diverging(values[k * size * size + i] / scale);
       ctx.fillStyle = `rgb(${r},${g},${b})`;
-      ctx.fillRect(ox + (i % 3) * px, oy + Math.floor(i / 3) * px, px, px);
+      ctx.fillRect(ox + (i % size) * px, oy + Math.floor(i / size) * px, Math.ceil(px), Math.ceil(px));
     }
   }
 }

@@ -56,7 +56,7 @@ const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 async function sendFilters() {
   try {
-    return await lab.filters();
+    return JSON.parse(await lab.filters());
   } catch {
     return null;
   }
@@ -131,7 +131,7 @@ async function train(config) {
       const filters = await sendFilters();
       post(FromWorker.EPOCH, { ...epoch, filters });
       if (epoch.metrics.epoch >= config.epochs) {
-        keepModel(`${config.rule} · seed ${config.seed}`);
+        keepModel(`${config.rule} · ${config.front_end} · seed ${config.seed}`);
         post(FromWorker.STATE, { state: 'finished' });
         post(FromWorker.RESULTS, { json: lab.results_json(backend.description) });
         run = null;
@@ -223,7 +223,7 @@ self.onmessage = (event) => {
     await init();
     lab = new WebLab();
     backend = JSON.parse(lab.backend_info());
-    post(FromWorker.READY, { rules: JSON.parse(WebLab.rules()), backend });
+    post(FromWorker.READY, { rules: JSON.parse(WebLab.rules()), frontEnds: JSON.parse(WebLab.front_ends()), backend });
   } catch (err) {
     post(FromWorker.ERROR, { message: `the lab could not start: ${describe(err)}`, fatal: false });
   }

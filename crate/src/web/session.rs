@@ -508,14 +508,29 @@ impl WebLab {
         })
     }
 
-    /// conv1's 32 kernels, `[32 × 9]` row-major (resolves to a `Float32Array`).
+    /// The first layer's kernels as JSON `{front_end, channels, size, values}` (`values`
+    /// row-major, `channels × size × size`). The Gabor bank has 48: 16 simple cells, then the
+    /// complex cells' even and odd filters.
     pub fn filters(&self) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let model = current_model(&state.borrow()).map_err(js_error)?;
+            let [channels, _, size, _] = model.conv1.weight.val().dims();
             let values = read_f32(model.conv1.weight.val()).await.map_err(js_error)?;
-            Ok(js_sys::Float32Array::from(values.as_slice()).into())
+            let json = serde_json::json!({
+                "front_end": model.front_end.id(), "channels": channels, "size": size, "values": values,
+            });
+            Ok(JsValue::from(json.to_string()))
         })
+    }
+
+    /// The front ends as JSON `[{id, name, summary}]`, for the page's menu.
+    pub fn front_ends() -> String {
+        let list: Vec<_> = crate::frontends::FRONT_ENDS
+            .iter()
+            .map(|f| serde_json::json!({"id": f.id, "name": f.name, "summary": f.summary}))
+            .collect();
+        serde_json::Value::Array(list).to_string()
     }
 
     /// Class probabilities for one 28×28 image of raw intensities 0..=255 (784 values, row-major,
