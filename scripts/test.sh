@@ -13,6 +13,10 @@ cargo test --workspace --all-targets
 log "building the site for the browser tests"
 bash scripts/build_web.sh
 
+GZ_BYTES="$(gzip -9c www/pkg/microlearning_bg.wasm | wc -c)"
+log "shipped .wasm: $GZ_BYTES bytes gzip'd (limit 4,000,000)"
+[ "$GZ_BYTES" -le 4000000 ] || die "the .wasm is over 4 MB gzip'd"
+
 log "browser tests: Debian chromium driven by playwright-core (never a downloaded browser)"
 apt_install chromium
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing after installing Debian's chromium"
