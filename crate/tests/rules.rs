@@ -8,7 +8,7 @@ use microlearning::data::{DataSplit, Task, images_to_tensor, labels_to_tensor};
 use microlearning::model::{FeedbackWeights, SeedNet};
 use microlearning::rules::{
     Backprop, DirectFeedbackAlignment, FeedbackRule, FixedRandomFeedback, KolenPollack,
-    LearningRule, RULES, SignSymmetry, build_rule,
+    LearningRule, PredictiveCoding, PredictiveCodingConfig, RULES, SignSymmetry, build_rule,
 };
 use microlearning::training::{TrainConfig, Trainer, limit_data, measure, read_f32};
 
@@ -298,4 +298,44 @@ fn training_records_diagnostics_per_epoch() {
     assert_eq!(d.samples.len(), trainer.batches_per_epoch().div_ceil(4));
     assert_eq!(d.mean.len(), 4);
     assert!(d.mean.iter().all(|l| l.update_bp_angle_deg.is_some()));
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    angle_deg(a, b).to_radians().cos()
+}
+
+#[test]
+fn predictive_coding_updates_match_backprop_after_inference() {
+    // Whittington & Bogacz: with fixed predictions and enough small inference steps, each
+    // layer's local update is backprop's gradient (cosine > 0.99).
+    let data = data();
+    let device = Device::flex().autodiff();
+    let model = SeedNet::init(8, &device);
+    let (x, y) = batch(&data, &device);
+    let bp = Backprop.step(&model, x.clone(), y.clone());
+    let bp_grads = grads_of(&model, &bp.grads);
+    let mut pc = PredictiveCoding::new(
+        PredictiveCodingConfig::new()
+            .with_inference_steps(60)
+            .with_inference_rate(0.2),
+    );
+    let step = pc.step(&model, x.clone(), y.clone());
+    for ((name, a), (_, b)) in bp_grads.iter().zip(&grads_of(&model, &step.grads)) {
+        let c = cosine(a, b);
+        assert!(c > 0.99, "{name}: cosine with BP {c}");
+    }
+    // Too little inference leaves the hidden errors short of backprop's: the check can fail.
+    let mut short = PredictiveCoding::new(
+        PredictiveCodingConfig::new()
+            .with_inference_steps(2)
+            .with_inference_rate(0.2),
+    );
+    let step = short.step(&model, x, y);
+    let conv1 = grads_of(&model, &step.grads)[0].1.clone();
+    let norm_ratio = conv1.iter().map(|v| v * v).sum::<f32>().sqrt()
+        / bp_grads[0].1.iter().map(|v| v * v).sum::<f32>().sqrt();
+    assert!(
+        norm_ratio < 0.5,
+        "2 steps of γ = 0.2 should not reach conv1 yet ({norm_ratio})"
+    );
 }

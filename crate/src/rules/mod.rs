@@ -14,6 +14,7 @@ mod dfa;
 mod fa;
 mod feedback;
 mod kp;
+mod predictive_coding;
 mod sign_symmetry;
 
 use burn::optim::GradientsParams;
@@ -27,6 +28,7 @@ pub use dfa::{DirectFeedback, DirectFeedbackAlignment};
 pub use fa::FixedRandomFeedback;
 pub use feedback::{FeedbackPathway, FeedbackRule, random_feedback};
 pub use kp::{KP_DECAY, KolenPollack};
+pub use predictive_coding::{PredictiveCoding, PredictiveCodingConfig};
 pub use sign_symmetry::{SignSymmetry, SignVariant};
 
 /// What one rule step produces.
@@ -129,6 +131,12 @@ pub const RULES: &[RuleInfo] = &[
         name: "Kolen-Pollack",
         summary: "Feedback weights get W's updates and decay, so they converge to W (Akrout et al. 2019).",
         build: |seed, model| Box::new(FeedbackRule::new(KolenPollack::new(seed, model))),
+    },
+    RuleInfo {
+        id: "pc",
+        name: "Predictive coding",
+        summary: "Layers predict each other; errors relax for 20 steps, then each layer learns from its own error (Whittington & Bogacz 2017).",
+        build: |_, _| Box::new(PredictiveCoding::new(PredictiveCodingConfig::new())),
     },
 ];
 
