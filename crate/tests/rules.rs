@@ -7,8 +7,9 @@ use burn::prelude::*;
 use microlearning::data::{DataSplit, Task, images_to_tensor, labels_to_tensor};
 use microlearning::model::{FeedbackWeights, SeedNet};
 use microlearning::rules::{
-    Backprop, DirectFeedbackAlignment, FeedbackRule, FixedRandomFeedback, KolenPollack,
-    LearningRule, PredictiveCoding, PredictiveCodingConfig, RULES, SignSymmetry, build_rule,
+    Backprop, DirectFeedbackAlignment, FeedbackRule, FixedRandomFeedback, Hebbian, HebbianConfig,
+    KolenPollack, LearningRule, PredictiveCoding, PredictiveCodingConfig, RULES, SignSymmetry,
+    build_rule,
 };
 use microlearning::training::{TrainConfig, Trainer, limit_data, measure, read_f32};
 
@@ -337,5 +338,68 @@ fn predictive_coding_updates_match_backprop_after_inference() {
     assert!(
         norm_ratio < 0.5,
         "2 steps of γ = 0.2 should not reach conv1 yet ({norm_ratio})"
+    );
+}
+
+#[test]
+fn hebbian_weights_stay_bounded_over_a_thousand_updates() {
+    // The Oja-like decay keeps every neuron's weight vector bounded (it drives a winning
+    // neuron's norm to 1), with no normalisation step. Plain SGD so the rule's own dynamics,
+    // not an optimizer's step-size control, are what is tested; η is small enough for Oja's
+    // stability condition (η·‖x‖² ≲ 1 for fc1's ~9,216-dimensional input).
+    let data = data();
+    let device = Device::flex().autodiff();
+    let mut model = SeedNet::init(3, &device);
+    let mut rule = Hebbian::new(HebbianConfig::new());
+    let mut sgd = burn::optim::SgdConfig::new().init();
+    let norms = |model: &SeedNet| {
+        let fc1 = read(
+            model
+                .fc1
+                .weight
+                .val()
+                .powf_scalar(2.0)
+                .sum_dim(0)
+                .sqrt()
+                .flatten(0, 1),
+        );
+        let conv2 = read(
+            model
+                .conv2
+                .weight
+                .val()
+                .powf_scalar(2.0)
+                .sum_dim(1)
+                .sum_dim(2)
+                .sum_dim(3)
+                .sqrt()
+                .flatten(0, 3),
+        );
+        (fc1, conv2)
+    };
+    let mut idx: Vec<usize> = (0..data.train.len()).collect();
+    let mut max_seen = 0.0f32;
+    for step in 0..1000 {
+        idx.rotate_left(4);
+        let x = images_to_tensor(&data.train, &idx[..4], &device);
+        let y = labels_to_tensor(&data.train, &idx[..4], &device);
+        let out = rule.step(&model, x, y);
+        model = sgd.step(2e-3, model, out.grads);
+        if step % 250 == 249 {
+            let (fc1, conv2) = norms(&model);
+            assert!(
+                fc1.iter().chain(&conv2).all(|v| v.is_finite()),
+                "step {step}: a norm is not finite"
+            );
+            let m = fc1.iter().chain(&conv2).fold(0.0f32, |a, &b| a.max(b));
+            max_seen = max_seen.max(m);
+        }
+    }
+    assert!(max_seen < 1.6, "Hebbian weight norms grew to {max_seen}");
+    let (fc1, _) = norms(&model);
+    let mean = fc1.iter().sum::<f32>() / fc1.len() as f32;
+    assert!(
+        mean > 0.05,
+        "the Hebbian layer stopped learning (mean fc1 norm {mean})"
     );
 }

@@ -13,6 +13,7 @@ mod bp;
 mod dfa;
 mod fa;
 mod feedback;
+mod hebbian;
 mod kp;
 mod predictive_coding;
 mod sign_symmetry;
@@ -27,6 +28,7 @@ pub use bp::Backprop;
 pub use dfa::{DirectFeedback, DirectFeedbackAlignment};
 pub use fa::FixedRandomFeedback;
 pub use feedback::{FeedbackPathway, FeedbackRule, random_feedback};
+pub use hebbian::{Hebbian, HebbianConfig};
 pub use kp::{KP_DECAY, KolenPollack};
 pub use predictive_coding::{PredictiveCoding, PredictiveCodingConfig};
 pub use sign_symmetry::{SignSymmetry, SignVariant};
@@ -131,6 +133,12 @@ pub const RULES: &[RuleInfo] = &[
         name: "Kolen-Pollack",
         summary: "Feedback weights get W's updates and decay, so they converge to W (Akrout et al. 2019).",
         build: |seed, model| Box::new(FeedbackRule::new(KolenPollack::new(seed, model))),
+    },
+    RuleInfo {
+        id: "hebbian",
+        name: "Hebbian (SoftHebb)",
+        summary: "Hidden layers learn without labels by soft winner-take-all Hebbian plasticity; only the readout sees labels (Journé et al. 2022).",
+        build: |_, _| Box::new(Hebbian::new(HebbianConfig::new())),
     },
     RuleInfo {
         id: "pc",
