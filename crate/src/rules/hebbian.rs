@@ -49,6 +49,7 @@ impl Hebbian {
 fn conv_update(weight: &Param<Tensor<4>>, x: Tensor<4>, temperature: f32) -> Tensor<4> {
     let w = weight.val().detach().inner(); // [K, C, k, k]
     let x = x.detach().inner(); // [B, C, H, W]
+    let x = x.clone() - x.mean_dim(0).mean_dim(2).mean_dim(3); // centred per input channel
     let [b, _, _, _] = x.dims();
     let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
     let u = conv2d(x.clone(), w.clone(), None, options.clone()); // [B, K, H', W']
@@ -73,6 +74,7 @@ fn conv_update(weight: &Param<Tensor<4>>, x: Tensor<4>, temperature: f32) -> Ten
 fn linear_update(weight: &Param<Tensor<2>>, x: Tensor<2>, temperature: f32) -> Tensor<2> {
     let w = weight.val().detach().inner(); // [D, K]
     let x = x.detach().inner(); // [B, D]
+    let x = x.clone() - x.mean_dim(0); // centred over the batch
     let b = x.dims()[0] as f32;
     let u = x.clone().matmul(w.clone()); // [B, K]
     let y = softmax(u.clone() / temperature, 1); // [B, K]
