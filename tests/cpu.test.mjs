@@ -90,18 +90,29 @@ test('a corrupt weights file gives a clear error and the page keeps working', as
   assert.equal(run.state, 'finished', run.message);
 });
 
+// Training images per rule for the short runs. DFA (like FA, a little less) first scrambles the
+// hidden layers while its feedback aligns: its loss rises for a few dozen batches before falling
+// (see the grid's epoch-1 losses), so it gets a full epoch. Predictive coding costs ~20 passes
+// per batch, so it gets fewer images.
+const RULE_IMAGES = { dfa: 7996, pc: 640 };
+// The local, label-free rules (issue "Learning rules II") are judged on beating chance: the
+// Hebbian layers' features keep growing in a short run while the readout chases them.
+const LOCAL_RULES = new Set(['hebbian']);
+
 test('every learning rule trains on the CPU (loss falls)', async () => {
   const rules = await page.evaluate(() => [...document.querySelectorAll('#rule option')].map((o) => o.value));
-  assert.ok(rules.length >= 6, `rules offered: ${rules}`);
+  assert.ok(rules.length >= 7, `rules offered: ${rules}`);
   for (const rule of rules) {
-    // 40 batches: DFA and FA first reshuffle the hidden layers (the loss can rise for the first
-    // ~20 batches) before the feedback aligns.
-    const run = await train(page, { rule, epochs: 1, trainLimit: 2560 });
+    const run = await train(page, { rule, epochs: 1, trainLimit: RULE_IMAGES[rule] || 2560 });
     assert.equal(run.state, 'finished', `${rule}: ${run.message}`);
     const first = mean(run.losses.slice(0, 5));
     const last = mean(run.losses.slice(-5));
     console.log(`${rule}: loss ${first.toFixed(3)} → ${last.toFixed(3)}, accuracy ${(100 * run.accuracy).toFixed(1)}%`);
-    assert.ok(last < first, `${rule}: loss did not fall (${first} → ${last})`);
+    if (LOCAL_RULES.has(rule)) {
+      assert.ok(run.accuracy > 0.2, `${rule}: accuracy ${run.accuracy} is near chance`);
+    } else {
+      assert.ok(last < first, `${rule}: loss did not fall (${first} → ${last})`);
+    }
   }
 });
 
