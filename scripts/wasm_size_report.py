@@ -3,6 +3,7 @@
 so run it on the un-optimised module in $CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/).
 Usage: python3 scripts/wasm_size_report.py FILE.wasm"""
 def leb(b, i):
+import sys, re, collections
     r = s = 0
     while True:
         x = b[i]; i += 1; r |= (x & 0x7f) << s; s += 7
