@@ -2,8 +2,11 @@
 """Size breakdown of a .wasm file: sections, and code bytes by crate (from the name section,
 so run it on the un-optimised module in $CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/).
 Usage: python3 scripts/wasm_size_report.py FILE.wasm"""
+import collections
+import re
+import sys
+
 def leb(b, i):
-import sys, re, collections
     r = s = 0
     while True:
         x = b[i]; i += 1; r |= (x & 0x7f) << s; s += 7
