@@ -1,11 +1,11 @@
 // Live learning curves with uPlot (loaded as a global by index.html): the training loss per
 // batch (smoothed) and the test accuracy per epoch.
 
-function makeChart(element, title, seriesLabel, xLabel, yLabel, stroke, points = false) {
+function makeChart(element, title, seriesLabel, xLabel, yLabel, stroke, points = false, yRange = null) {
   const width = Math.max(280, element.clientWidth || 420);
   return new uPlot({
     title, width, height: 220,
-    scales: { x: { time: false } },
+    scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
     axes: [{ label: xLabel }, { label: yLabel }],
     series: [{ label: xLabel }, { label: seriesLabel, stroke, width: 2, points: { show: points, size: 7 } }],
   }, [[], []], element);
@@ -14,7 +14,7 @@ function makeChart(element, title, seriesLabel, xLabel, yLabel, stroke, points =
 export class LearningCurves {
   constructor(lossElement, accuracyElement) {
     this.loss = makeChart(lossElement, 'Training loss', 'loss (smoothed)', 'epoch', 'loss', '#c0392b');
-    this.accuracy = makeChart(accuracyElement, 'Test accuracy', 'accuracy %', 'epoch', '%', '#2471a3', true);
+    this.accuracy = makeChart(accuracyElement, 'Test accuracy', 'accuracy %', 'epoch', '%', '#2471a3', true, [0, 100]);
     this.reset();
   }
 
