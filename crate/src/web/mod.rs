@@ -7,7 +7,11 @@
 //! `Rc<RefCell<..>>`; an async method takes what it needs out of the cell, awaits, and puts it
 //! back, so no borrow is ever held across an await and an overlapping call gets a "busy" error.
 
+//! Files: `session.rs` (data, device, training run, files), `compare.rs` (representation
+//! comparison of the models kept in the session), `backend.rs` (CPU or WebGPU).
+
 mod backend;
+mod compare;
 mod session;
 
 pub use session::WebLab;

@@ -12,10 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::backend::{self, Backend, BackendKind};
-use crate::analysis::cka::linear_cka;
-use crate::analysis::pca::pca_from_gram;
-use crate::analysis::rdm::{Dissimilarity, rdm};
-use crate::analysis::{CAPTURED_LAYERS, LayerCapture, SquareMatrix, capture_layers, probe_indices};
+use super::compare::SessionModel;
 use crate::data::{DataSplit, ImageSet, Task, normalize_pixel};
 use crate::error::{LabError, Result};
 use crate::model::{SeedNet, copy_to_device, load_weights_any_front_end, weights_to_bytes_async};
@@ -34,42 +31,28 @@ extern "C" {
 /// The most misclassified test images sent to the page's gallery.
 const GALLERY_LIMIT: usize = 60;
 
-struct LoadedData {
-    task: Task,
-    split: Arc<DataSplit>,
+pub(super) struct LoadedData {
+    pub(super) task: Task,
+    pub(super) split: Arc<DataSplit>,
 }
 
 #[derive(Default)]
-struct State {
-    backend: Option<Backend>,
+pub(super) struct State {
+    pub(super) backend: Option<Backend>,
     webgpu: Option<Backend>,
-    data: Option<LoadedData>,
+    pub(super) data: Option<LoadedData>,
     /// The run in progress (taken out of the cell while a batch runs).
-    trainer: Option<Trainer>,
+    pub(super) trainer: Option<Trainer>,
     /// True while an async call has taken state out of the cell.
     busy: bool,
     /// A model loaded from a weights file, for inference (on the current device, no autodiff).
-    loaded: Option<SeedNet>,
+    pub(super) loaded: Option<SeedNet>,
     last_evaluation: Option<Evaluation>,
-    /// Models finished in this session, for the representation comparison.
-    models: Vec<SessionModel>,
+    /// Models finished in this session, for the representation comparison (`compare.rs`).
+    pub(super) models: Vec<SessionModel>,
 }
 
-/// A finished model kept for comparison, with its capture once computed.
-struct SessionModel {
-    name: String,
-    task: Task,
-    model: SeedNet,
-    capture: Option<Rc<Vec<LayerCapture>>>,
-}
-
-/// Probe images for the page's comparisons (the CLI uses 1,000): 400 keeps the widest layer's
-/// features under ~120 MB while capturing and each model's matrices at ~13 MB.
-const PAGE_PROBE_SIZE: usize = 400;
-/// The most models the page keeps for comparison; the oldest is dropped beyond it.
-const MAX_SESSION_MODELS: usize = 6;
-
-fn js_error(e: impl std::fmt::Display) -> JsValue {
+pub(super) fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
@@ -111,12 +94,12 @@ fn gallery(evaluation: &Evaluation, test: &ImageSet) -> Vec<Misclassified> {
 /// every method follows.
 #[wasm_bindgen]
 pub struct WebLab {
-    state: Rc<RefCell<State>>,
+    pub(super) state: Rc<RefCell<State>>,
 }
 
 impl WebLab {
     /// Runs `f` with the state borrowed, failing cleanly if an async call holds it.
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
         let mut state = self
             .state
             .try_borrow_mut()
@@ -131,10 +114,10 @@ impl WebLab {
 }
 
 /// Marks the state busy for the lifetime of an async call, and clears the mark on every exit path.
-struct BusyGuard(Rc<RefCell<State>>);
+pub(super) struct BusyGuard(Rc<RefCell<State>>);
 
 impl BusyGuard {
-    fn take(state: &Rc<RefCell<State>>) -> Result<Self> {
+    pub(super) fn take(state: &Rc<RefCell<State>>) -> Result<Self> {
         let mut s = state
             .try_borrow_mut()
             .map_err(|_| LabError::Config("the lab is busy; try again".into()))?;
@@ -156,7 +139,7 @@ impl Drop for BusyGuard {
     }
 }
 
-fn current_device(state: &State) -> Device {
+pub(super) fn current_device(state: &State) -> Device {
     state
         .backend
         .as_ref()
@@ -557,134 +540,6 @@ impl WebLab {
     }
 }
 
-#[wasm_bindgen]
-impl WebLab {
-    /// Keeps the current model (the finished or stopped run's, or a loaded one) for the
-    /// representation comparison, under `name`. Returns the number of models kept.
-    pub fn keep_model(&self, name: &str) -> std::result::Result<usize, JsValue> {
-        self.with(|s| {
-            let model = current_model(s)?;
-            let task = match (&s.trainer, &s.data) {
-                (Some(t), _) => t.config().task,
-                (None, Some(d)) => d.task,
-                (None, None) => return Err(LabError::Config("no data set loaded".into())),
-            };
-            s.models.push(SessionModel {
-                name: name.to_string(),
-                task,
-                model,
-                capture: None,
-            });
-            if s.models.len() > MAX_SESSION_MODELS {
-                s.models.remove(0);
-            }
-            Ok(s.models.len())
-        })
-        .map_err(js_error)
-    }
-
-    /// Compares the kept models of the loaded task on a seeded probe set of the test split.
-    /// Resolves to JSON: `{models, layers, probe_size, cka: [layer][i][j], layer_by_layer
-    /// (first vs last model, or null), class_rdms: [layer][model] 10×10, pca: {model, layer,
-    /// points: [[x, y, label]]}}`. `pca_layer` indexes `layers`.
-    pub fn compare_models(&self, pca_layer: usize) -> Promise {
-        let state = self.state.clone();
-        future_to_promise(async move {
-            let guard = BusyGuard::take(&state).map_err(js_error)?;
-            let (task, test, device) = {
-                let s = state.borrow();
-                let d = s
-                    .data
-                    .as_ref()
-                    .ok_or_else(|| js_error("load a data set first"))?;
-                (d.task, d.split.test.clone(), current_device(&s))
-            };
-            let indices = probe_indices(&test, PAGE_PROBE_SIZE, 0);
-            // Capture the models that lack it, one at a time, without holding a borrow.
-            let pending: Vec<(usize, SeedNet)> = state
-                .borrow()
-                .models
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.task == task && m.capture.is_none())
-                .map(|(i, m)| (i, m.model.clone()))
-                .collect();
-            for (i, model) in pending {
-                let capture = capture_layers(&model, &test, &indices, &device)
-                    .await
-                    .map_err(js_error)?;
-                if let Some(m) = state.borrow_mut().models.get_mut(i) {
-                    m.capture = Some(Rc::new(capture));
-                }
-            }
-            let kept: Vec<(String, Rc<Vec<LayerCapture>>)> = state
-                .borrow()
-                .models
-                .iter()
-                .filter(|m| m.task == task)
-                .filter_map(|m| Some((m.name.clone(), m.capture.clone()?)))
-                .collect();
-            drop(guard);
-            if kept.is_empty() {
-                return Err(js_error(
-                    "no finished models for this data set yet: train or load one first",
-                ));
-            }
-            let n = kept.len();
-            let layers = CAPTURED_LAYERS.len();
-            let rows = |m: &SquareMatrix| m.rows().map(|r| r.to_vec()).collect::<Vec<_>>();
-            let cka: Vec<_> = (0..layers)
-                .map(|l| {
-                    rows(&SquareMatrix::from_fn(n, |i, j| {
-                        linear_cka(&kept[i].1[l].gram, &kept[j].1[l].gram)
-                    }))
-                })
-                .collect();
-            let layer_by_layer = (n >= 2).then(|| {
-                rows(&SquareMatrix::from_fn(layers, |a, b| {
-                    linear_cka(&kept[0].1[a].gram, &kept[n - 1].1[b].gram)
-                }))
-            });
-            let class_rdms: Vec<Vec<_>> = (0..layers)
-                .map(|l| {
-                    kept.iter()
-                        .map(|(_, c)| {
-                            rows(&rdm(
-                                Dissimilarity::Correlation,
-                                &c[l].class_gram,
-                                &c[l].class_correlation,
-                            ))
-                        })
-                        .collect()
-                })
-                .collect();
-            let layer = pca_layer.min(layers - 1);
-            let projection = pca_from_gram(&kept[n - 1].1[layer].gram, 2);
-            let points: Vec<_> = projection
-                .scores
-                .iter()
-                .zip(&indices)
-                .map(|(p, &i)| serde_json::json!([p[0], p[1], test.labels()[i]]))
-                .collect();
-            let json = serde_json::json!({
-                "models": kept.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(),
-                "layers": CAPTURED_LAYERS,
-                "probe_size": indices.len(),
-                "cka": cka,
-                "layer_by_layer": layer_by_layer,
-                "class_rdms": class_rdms,
-                "pca": {
-                    "model": kept[n - 1].0,
-                    "layer": CAPTURED_LAYERS[layer],
-                    "explained_variance": projection.explained_variance,
-                    "points": points,
-                },
-            });
-            Ok(JsValue::from(json.to_string()))
-        })
-    }
-}
-
 impl Default for WebLab {
     fn default() -> Self {
         Self::new()
@@ -692,7 +547,7 @@ impl Default for WebLab {
 }
 
 /// The model to show, draw on and save: the run's, else a loaded one. Without autodiff.
-fn current_model(state: &State) -> Result<SeedNet> {
+pub(super) fn current_model(state: &State) -> Result<SeedNet> {
     if let Some(trainer) = &state.trainer {
         return Ok(trainer.model().valid());
     }
