@@ -43,6 +43,30 @@ test('one epoch of MNIST-10k on the CPU reaches >= 93% with a responsive page', 
   await page.screenshot({ path: fileURLToPath(new URL('cpu-after-one-epoch.png', ARTIFACTS)), fullPage: true });
 });
 
+test('robustness: accuracy without degradation equals the test accuracy, and noise lowers it', async () => {
+  if (!(await page.evaluate(() => window.hasModel))) await train(page, { epochs: 1, trainLimit: 640 });
+  const accuracy = Number(await page.getAttribute('#test-accuracy', 'data-value'));
+  await page.click('#measure-robustness');
+  await page.waitForFunction(() => window.labState.robustness, null, { timeout: 300_000 });
+  const r = await page.evaluate(() => window.labState.robustness);
+  const clean = r.points.find((p) => p.degradation.kind === 'gaussian-noise' && p.degradation.sigma === 0);
+  const noisy = r.points.find((p) => p.degradation.kind === 'gaussian-noise' && p.degradation.sigma === 0.5);
+  const faint = r.points.find((p) => p.degradation.kind === 'contrast' && p.degradation.factor === 0.1);
+  console.log(`robustness on ${r.images} images: clean ${clean.accuracy}, σ=0.5 ${noisy.accuracy}, contrast ×0.1 ${faint.accuracy}`);
+  assert.equal(r.images, 2004);
+  assert.equal(clean.accuracy, accuracy, 'σ = 0 is the plain test set');
+  assert.ok(noisy.accuracy < clean.accuracy && faint.accuracy < clean.accuracy);
+});
+
+test('the first layer\'s response maps to a chosen test image are drawn', async () => {
+  if (!(await page.evaluate(() => window.hasModel))) await train(page, { epochs: 1, trainLimit: 256 });
+  await page.fill('#response-index', '7');
+  await page.click('#show-responses');
+  await page.waitForFunction(() => window.labState.responses?.index === 7);
+  const r = await page.evaluate(() => window.labState.responses);
+  assert.deepEqual([r.channels, r.size], [32, 26]);
+});
+
 test('drawing on the pad shows ten class probabilities', async () => {
   if (!(await page.evaluate(() => window.hasModel))) await train(page, { epochs: 1, trainLimit: 256 });
   await page.locator('#draw').scrollIntoViewIfNeeded();

@@ -1,8 +1,11 @@
 // The page: controls, live views and files. All computation happens in the worker
 // (worker.js); this thread only sends protocol messages and draws what comes back.
 import { ToWorker, FromWorker, message } from './protocol.js';
-import { LearningCurves, AlignmentCharts } from './charts.js';
-import { CLASS_NAMES, drawFilters, drawConfusion, drawGallery, drawProbabilities, drawHeatmap, drawScatter } from './views.js';
+import { LearningCurves, AlignmentCharts, RobustnessCharts } from './charts.js';
+import {
+  CLASS_NAMES, drawFilters, drawConfusion, drawGallery, drawProbabilities, drawHeatmap, drawScatter,
+  drawResponseMaps, imageCanvas,
+} from './views.js';
 import { DrawingPad } from './drawing.js';
 import { downloadBytes, downloadText, readFile } from './files.js';
 
@@ -21,6 +24,7 @@ let classNames = CLASS_NAMES.mnist;
 let lastTask = 'mnist';
 let curves = null;
 let alignment = null;
+let robustnessCharts = null;
 let predictBusy = false;
 let batchesPerEpoch = 1;
 let queuedPixels = null;
@@ -55,8 +59,10 @@ function setRunState(state) {
   $('load-weights').disabled = busy;
   $('download-results').disabled = busy || !window.lastResults;
   $('download-weights').disabled = busy || !window.hasModel;
-  // Comparing shares the worker's lab with training: only between runs.
+  // Comparing, inspecting and measuring share the worker's lab with training: only between runs.
   $('compare').disabled = busy || !window.labState.keptModels;
+  $('show-responses').disabled = busy || !window.hasModel;
+  $('measure-robustness').disabled = busy || !window.hasModel;
   document.body.dataset.runState = state;
 }
 
@@ -217,8 +223,21 @@ const handlers = {
     window.labState.comparison = c;
     $('compare').disabled = false;
   },
+  [FromWorker.RESPONSE_MAPS]: (msg) => {
+    const r = msg.responses;
+    const image = imageCanvas(r.pixels);
+    $('response-image').getContext('2d').drawImage(image, 0, 0, 56, 56);
+    drawResponseMaps($('response-maps'), r);
+    window.labState.responses = { index: r.index, channels: r.channels, size: r.size };
+    setRunState(runState);
+  },
+  [FromWorker.ROBUSTNESS_RESULT]: (msg) => {
+    robustnessCharts.add(msg.name, msg.robustness);
+    window.labState.robustness = msg.robustness;
+    setRunState(runState);
+  },
   [FromWorker.ERROR]: (msg) => {
-    $('compare').disabled = !window.labState.keptModels;
+    setRunState(runState);
     predictBusy = false;
     showMessage(msg.message);
     if (msg.fatal) restartWorker();
@@ -307,6 +326,19 @@ function wireControls() {
     send(ToWorker.COMPARE, { pcaLayer: Number($('compare-layer').value) });
   };
   $('compare').addEventListener('click', compare);
+  $('show-responses').addEventListener('click', () => {
+    const index = parseInt($('response-index').value, 10);
+    if (!Number.isInteger(index) || index < 0) {
+      showMessage('Test image #: enter a whole number of at least 0');
+      return;
+    }
+    $('show-responses').disabled = true;
+    send(ToWorker.RESPONSES, { index });
+  });
+  $('measure-robustness').addEventListener('click', () => {
+    $('measure-robustness').disabled = true;
+    send(ToWorker.ROBUSTNESS);
+  });
   $('compare-layer').addEventListener('change', () => { if (window.labState.comparison) compare(); });
   $('load-weights').addEventListener('change', async (event) => {
     const file = event.target.files[0];
@@ -336,6 +368,7 @@ function wireControls() {
 function main() {
   curves = new LearningCurves($('loss-chart'), $('accuracy-chart'));
   alignment = new AlignmentCharts($('update-angle-chart'), $('feedback-angle-chart'));
+  robustnessCharts = new RobustnessCharts($('noise-chart'), $('contrast-chart'));
   if (!navigator.gpu) $('backend-select').options[1].text = 'WebGPU (not available in this browser)';
   wireControls();
   drawFilters($('filters'), null);

@@ -100,3 +100,44 @@ export class AlignmentCharts {
     this.draw();
   }
 }
+
+const MODEL_COLOURS = ['#c0392b', '#2471a3', '#16a085', '#8e44ad', '#d35400', '#7f8c8d'];
+
+/** Accuracy against noise σ and against contrast, one curve per measured model (up to six). */
+export class RobustnessCharts {
+  constructor(noiseElement, contrastElement) {
+    this.noiseElement = noiseElement;
+    this.contrastElement = contrastElement;
+    this.models = [];
+    this.noise = null;
+    this.contrast = null;
+  }
+
+  add(name, robustness) {
+    this.models.push({ name, points: robustness.points });
+    if (this.models.length > MODEL_COLOURS.length) this.models.shift();
+    this.redraw();
+  }
+
+  chart(element, title, xLabel, kind, key, old) {
+    old?.destroy();
+    const xs = [...new Set(this.models.flatMap((m) => m.points.filter((p) => p.degradation.kind === kind || (kind === 'contrast' && p.degradation.kind === 'gaussian-noise' && p.degradation.sigma === 0)).map((p) => p.degradation[key] ?? 1)))].sort((a, b) => a - b);
+    const series = this.models.map((m, i) => ({ label: m.name, stroke: MODEL_COLOURS[i], width: 2, points: { show: true, size: 5 } }));
+    const data = [xs, ...this.models.map((m) => xs.map((x) => {
+      const p = m.points.find((q) => (q.degradation.kind === kind && q.degradation[key] === x)
+        || (kind === 'contrast' && x === 1 && q.degradation.kind === 'gaussian-noise' && q.degradation.sigma === 0));
+      return p ? 100 * p.accuracy : null;
+    }))];
+    return new uPlot({
+      title, width: Math.max(280, element.clientWidth || 420), height: 220,
+      scales: { x: { time: false }, y: { range: [0, 100] } },
+      axes: [{ label: xLabel }, { label: 'accuracy %' }],
+      series: [{ label: xLabel }, ...series],
+    }, data, element);
+  }
+
+  redraw() {
+    this.noise = this.chart(this.noiseElement, 'Accuracy vs pixel noise', 'noise σ', 'gaussian-noise', 'sigma', this.noise);
+    this.contrast = this.chart(this.contrastElement, 'Accuracy vs contrast', 'contrast factor', 'contrast', 'factor', this.contrast);
+  }
+}

@@ -21,6 +21,10 @@ export const ToWorker = Object.freeze({
   CHECK_RESULTS: 'check-results',
   /** { type, pcaLayer } compare the models kept in this session */
   COMPARE: 'compare',
+  /** { type, index } the front end's response maps to test image `index` */
+  RESPONSES: 'responses',
+  /** { type } accuracy under noise and contrast reduction */
+  ROBUSTNESS: 'robustness',
 });
 
 /** Worker → page. */
@@ -51,6 +55,10 @@ export const FromWorker = Object.freeze({
   RESULTS_CHECKED: 'results-checked',
   /** { type, comparison } see WebLab.compare_models */
   COMPARISON: 'comparison',
+  /** { type, responses: {index, label, pixels, channels, size, values} } */
+  RESPONSE_MAPS: 'response-maps',
+  /** { type, name, robustness: {images, points: [{degradation: {kind, sigma|factor}, accuracy}]} } */
+  ROBUSTNESS_RESULT: 'robustness-result',
   /** { type, count, name } a model was kept for comparison */
   MODEL_KEPT: 'model-kept',
   /** { type, message, fatal } fatal: the compute module died and the worker must restart */

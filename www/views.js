@@ -189,3 +189,28 @@ export function drawScatter(canvas, points, classNames) {
     ctx.fillText(name, canvas.width - 56, 14 + 13 * c);
   });
 }
+
+/** A layer's response maps `{channels, size, values}` as a grid of grey images (8 columns),
+ * each scaled to its own maximum. */
+export function drawResponseMaps(canvas, maps) {
+  const { channels, size, values } = maps;
+  const cols = 8;
+  const rows = Math.ceil(channels / cols);
+  canvas.width = cols * (size + 2);
+  canvas.height = rows * (size + 2);
+  canvas.style.width = `${cols * (size + 2) * 1.5}px`;
+  canvas.style.imageRendering = 'pixelated';
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const image = ctx.createImageData(size, size);
+  for (let c = 0; c < channels; c++) {
+    let max = 1e-12;
+    for (let i = 0; i < size * size; i++) max = Math.max(max, values[c * size * size + i]);
+    for (let i = 0; i < size * size; i++) {
+      const v = Math.round(255 * Math.max(0, values[c * size * size + i]) / max);
+      image.data.set([v, v, v, 255], 4 * i);
+    }
+    ctx.putImageData(image, (c % cols) * (size + 2) + 1, Math.floor(c / cols) * (size + 2) + 1);
+  }
+}

@@ -75,9 +75,11 @@ async function servePredict() {
 }
 
 let modelCounter = 0;
+let lastModelName = 'current model';
 function keepModel(label) {
   modelCounter += 1;
   const name = `#${modelCounter} ${label}`;
+  lastModelName = name;
   const count = lab.keep_model(name);
   post(FromWorker.MODEL_KEPT, { count, name });
 }
@@ -191,6 +193,14 @@ async function handle(msg) {
     case ToWorker.COMPARE:
       post(FromWorker.COMPARISON, { comparison: JSON.parse(await lab.compare_models(msg.pcaLayer)) });
       break;
+    case ToWorker.RESPONSES:
+      if (run) throw new Error('wait for the run to finish (or stop it) first');
+      post(FromWorker.RESPONSE_MAPS, { responses: JSON.parse(await lab.front_end_responses(msg.index)) });
+      break;
+    case ToWorker.ROBUSTNESS:
+      if (run) throw new Error('wait for the run to finish (or stop it) first');
+      post(FromWorker.ROBUSTNESS_RESULT, { name: lastModelName, robustness: JSON.parse(await lab.robustness(0n)) });
+      break;
     case ToWorker.CHECK_RESULTS:
       post(FromWorker.RESULTS_CHECKED, { results: JSON.parse(WebLab.check_results(msg.text)) });
       break;
@@ -207,6 +217,8 @@ const labels = {
   [ToWorker.LOAD_WEIGHTS]: 'could not load the weights file',
   [ToWorker.CHECK_RESULTS]: 'could not load the results file',
   [ToWorker.COMPARE]: 'could not compare the models',
+  [ToWorker.RESPONSES]: 'could not show the responses',
+  [ToWorker.ROBUSTNESS]: 'could not measure robustness',
 };
 
 self.onmessage = (event) => {

@@ -8,10 +8,12 @@
 //! back, so no borrow is ever held across an await and an overlapping call gets a "busy" error.
 
 //! Files: `session.rs` (data, device, training run, files), `compare.rs` (representation
-//! comparison of the models kept in the session), `backend.rs` (CPU or WebGPU).
+//! comparison of the models kept in the session), `inspect.rs` (front-end responses,
+//! robustness), `backend.rs` (CPU or WebGPU).
 
 mod backend;
 mod compare;
+mod inspect;
 mod session;
 
 pub use session::WebLab;
