@@ -209,18 +209,20 @@ const handlers = {
   },
   [FromWorker.COMPARISON]: (msg) => {
     const c = msg.comparison;
+    window.labState.comparison = c;
     const layer = Number($('compare-layer').value);
     drawHeatmap($('cka-models'), c.cka[layer], c.models);
     if (c.layer_by_layer) {
       drawHeatmap($('cka-layers'), c.layer_by_layer, c.layers);
       $('cka-layers-caption').textContent = `CKA layer × layer: ${c.models[0]} (rows) vs ${c.models.at(-1)} (columns)`;
     }
-    const rdm = c.class_rdms[layer].at(-1);
-    drawHeatmap($('class-rdm'), rdm, classNames, { lo: 0, hi: Math.max(...rdm.flat()), digits: 1 });
+    const rdmSelect = $('rdm-model');
+    rdmSelect.replaceChildren(...c.models.map((name, i) => new Option(name, String(i))));
+    rdmSelect.value = String(c.models.length - 1);
+    drawClassRdm();
     drawScatter($('pca'), c.pca.points, classNames);
     const ev = c.pca.explained_variance.map((v) => `${(100 * v).toFixed(0)}%`).join(' + ');
     $('pca-caption').textContent = `PCA of ${c.pca.model}, ${c.pca.layer} (${ev} of the variance), ${c.probe_size} test images`;
-    window.labState.comparison = c;
     $('compare').disabled = false;
   },
   [FromWorker.RESPONSE_MAPS]: (msg) => {
@@ -243,6 +245,14 @@ const handlers = {
     if (msg.fatal) restartWorker();
   },
 };
+
+/** The selected kept model's class RDM for the compared layer. */
+function drawClassRdm() {
+  const c = window.labState.comparison;
+  if (!c) return;
+  const rdm = c.class_rdms[Number($('compare-layer').value)][Number($('rdm-model').value)];
+  drawHeatmap($('class-rdm'), rdm, classNames, { lo: 0, hi: Math.max(...rdm.flat()), digits: 2 });
+}
 
 function startWorker() {
   ready = false;
@@ -326,6 +336,7 @@ function wireControls() {
     send(ToWorker.COMPARE, { pcaLayer: Number($('compare-layer').value) });
   };
   $('compare').addEventListener('click', compare);
+  $('rdm-model').addEventListener('change', drawClassRdm);
   $('show-responses').addEventListener('click', () => {
     const index = parseInt($('response-index').value, 10);
     if (!Number.isInteger(index) || index < 0) {
