@@ -39,6 +39,10 @@ pub enum LabError {
     #[error("results file: {0}")]
     Results(String),
 
+    /// A stimulus design or a file of human trials is invalid.
+    #[error("{0}")]
+    Human(#[from] crate::human::HumanDataError),
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -3,7 +3,8 @@
 //!
 //! Layout: `data` (IDX data sets), `model` (the seed network), `rules` (one file per learning
 //! rule), `training` (the batch loop, evaluation, alignment diagnostics), `analysis`
-//! (representations: CKA, RDMs, RSA, PCA), `results` (the results file schema), `cli` (the
+//! (representations: CKA, RDMs, RSA, PCA), `human` (the human experiment's stimuli, trial
+//! table and the human–model comparison), `results` (the results file schema), `cli` (the
 //! native commands) and `web` (the wasm API the page's worker drives).
 //! The same library builds natively, with the `microlearning` CLI, and to WebAssembly.
 
@@ -11,6 +12,7 @@ pub mod analysis;
 pub mod data;
 pub mod error;
 pub mod frontends;
+pub mod human;
 pub mod model;
 pub mod results;
 pub mod rng;

@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use microlearning::cli::{
-    CompareArgs, GridArgs, RobustnessArgs, TrainArgs, run_compare, run_grid, run_robustness,
-    run_train,
+    CompareArgs, GridArgs, HumanCompareArgs, RobustnessArgs, TrainArgs, run_compare, run_grid,
+    run_human_compare, run_robustness, run_train,
 };
 
 #[derive(Parser)]
@@ -26,6 +26,9 @@ enum Command {
     Compare(CompareArgs),
     /// Test accuracy of trained models under pixel noise and contrast reduction.
     Robustness(RobustnessArgs),
+    /// People and models on the same stimuli: accuracy per condition, error consistency (κ),
+    /// models ranked by human-likeness.
+    HumanCompare(HumanCompareArgs),
 }
 
 fn main() {
@@ -35,6 +38,7 @@ fn main() {
         Command::Grid(args) => run_grid(args).map(|_| ()),
         Command::Compare(args) => run_compare(args),
         Command::Robustness(args) => run_robustness(args),
+        Command::HumanCompare(args) => run_human_compare(args),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e}");

@@ -1,12 +1,13 @@
 //! `microlearning compare`: representational similarity between trained models, layer by layer,
 //! on one seeded probe set. Prints the matrices and writes them as JSON and CSV.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::prelude::*;
 use serde::Serialize;
 
 use super::output::write_atomically;
+use super::runs::{load_trained_run, run_name};
 use crate::analysis::cka::{debiased_cka, linear_cka, rbf_cka};
 use crate::analysis::pca::{Projection, pca_from_gram};
 use crate::analysis::probe::{DEFAULT_PROBE_SIZE, probe_indices};
@@ -15,8 +16,6 @@ use crate::analysis::rsa::{cosine, kendall_tau_a, spearman};
 use crate::analysis::{CAPTURED_LAYERS, LayerCapture, SquareMatrix, capture_layers};
 use crate::data::DataSplit;
 use crate::error::{LabError, Result};
-use crate::model::load_weights;
-use crate::results::RunResults;
 
 /// Arguments of `microlearning compare`.
 #[derive(Debug, clap::Args)]
@@ -86,12 +85,6 @@ struct Comparison {
     pca: Vec<(String, Projection)>,
 }
 
-fn model_name(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
-}
-
 fn pairwise(n: usize, f: impl Fn(usize, usize) -> f64) -> SquareMatrix {
     SquareMatrix::from_fn(n, |i, j| if i <= j { f(i, j) } else { f(j, i) })
 }
@@ -141,18 +134,14 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
     let mut names = Vec::new();
     let mut models = Vec::new();
     for path in &args.runs {
-        let text = std::fs::read_to_string(path).map_err(|e| LabError::io(path, e))?;
-        let results = RunResults::from_json(&text)
-            .map_err(|e| LabError::Results(format!("{}: {e}", path.display())))?;
+        let (results, model) = load_trained_run(path, &device)?;
         if *task.get_or_insert(results.config.task) != results.config.task {
             return Err(LabError::Config(
                 "all compared runs must share one task".into(),
             ));
         }
-        let weights_path = path.with_extension("bpk");
-        let bytes = std::fs::read(&weights_path).map_err(|e| LabError::io(&weights_path, e))?;
-        models.push(load_weights(&bytes, results.config.front_end, &device)?);
-        names.push(model_name(path));
+        models.push(model);
+        names.push(run_name(path));
     }
     let task = task.ok_or_else(|| LabError::Config("no runs given".into()))?;
     let data = DataSplit::load_task(&args.data_root, task)?;

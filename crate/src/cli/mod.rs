@@ -3,11 +3,14 @@
 
 mod compare;
 mod grid;
+mod human_compare;
 mod output;
 mod robustness;
+mod runs;
 mod train;
 
 pub use compare::{CompareArgs, run_compare};
 pub use grid::{GridArgs, GridCell, GridSummary, mean_sd, run_grid};
+pub use human_compare::{HumanCompareArgs, run_human_compare};
 pub use robustness::{RobustnessArgs, run_robustness};
 pub use train::{TrainArgs, run_train, train_with_progress};

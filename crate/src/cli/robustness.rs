@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use burn::prelude::*;
 
 use super::output::write_atomically;
+use super::runs::{load_trained_run, run_name};
 use crate::data::DataSplit;
 use crate::error::{LabError, Result};
-use crate::model::load_weights;
-use crate::results::RunResults;
 use crate::training::{Degradation, RobustnessPoint, robustness};
 
 #[derive(Debug, clap::Args)]
@@ -35,12 +34,7 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<()> {
     let device = Device::flex();
     let mut rows: Vec<(String, Vec<RobustnessPoint>)> = Vec::new();
     for path in &args.runs {
-        let text = std::fs::read_to_string(path).map_err(|e| LabError::io(path, e))?;
-        let results = RunResults::from_json(&text)
-            .map_err(|e| LabError::Results(format!("{}: {e}", path.display())))?;
-        let weights = path.with_extension("bpk");
-        let bytes = std::fs::read(&weights).map_err(|e| LabError::io(&weights, e))?;
-        let model = load_weights(&bytes, results.config.front_end, &device)?;
+        let (results, model) = load_trained_run(path, &device)?;
         let data = DataSplit::load_task(&args.data_root, results.config.task)?;
         let test = match results.config.test_limit {
             Some(n) => data.test.balanced_subset(n),
@@ -52,9 +46,7 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<()> {
         let json =
             serde_json::to_string_pretty(&points).map_err(|e| LabError::Results(e.to_string()))?;
         write_atomically(&out, json.as_bytes())?;
-        let name = path
-            .file_stem()
-            .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+        let name = run_name(path);
         rows.push((name, points));
     }
     let Some((_, first)) = rows.first() else {

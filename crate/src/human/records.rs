@@ -1,0 +1,337 @@
+//! Trial records: one row per trial, the same shape for a human participant and for a model
+//! run as a participant. The page exports them as CSV (long format: jsPsych's own columns plus
+//! ours) and as JSON with the session's metadata; both read back here, strictly. A file that
+//! fails any check is rejected whole, so a group data set is never half-imported.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::HumanDataError;
+use super::stimuli::Phase;
+use crate::data::NUM_CLASSES;
+
+/// Who answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObserverKind {
+    Human,
+    Model,
+}
+
+/// One trial. Column names follow jsPsych where it has one (`trial_index`, `trial_type`,
+/// `time_elapsed`, `rt`, `response`); the rest are the lab's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// The participant's id (for a model, the model's name).
+    pub participant_id: String,
+    /// One run of the experiment; a participant who comes back gets a new session.
+    pub session_id: String,
+    pub observer_kind: ObserverKind,
+    /// For models: the learning rule and front end, for the ranking table.
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(default)]
+    pub front_end: Option<String>,
+    pub task: String,
+    /// The stimulus list's seed.
+    pub list_seed: u64,
+    /// jsPsych's running trial counter (includes instruction screens); informative only.
+    #[serde(default)]
+    pub trial_index: Option<u64>,
+    #[serde(default)]
+    pub trial_type: Option<String>,
+    /// ms since the session started (jsPsych's `time_elapsed`).
+    #[serde(default)]
+    pub time_elapsed: Option<f64>,
+    pub phase: Phase,
+    pub stimulus_index: usize,
+    pub test_index: usize,
+    pub label: u8,
+    pub noise_sigma: f64,
+    pub noise_seed: u64,
+    /// Empty: unlimited.
+    #[serde(default)]
+    pub requested_duration_ms: Option<f64>,
+    /// The presentation's duration as measured from animation-frame timestamps (humans only).
+    #[serde(default)]
+    pub measured_duration_ms: Option<f64>,
+    pub response: u8,
+    /// Reaction time from stimulus onset, ms (humans only).
+    #[serde(default)]
+    pub rt: Option<f64>,
+    pub correct: bool,
+}
+
+impl TrialRecord {
+    /// The identity of the image shown: two trials with the same key showed the same pixels.
+    pub fn stimulus_key(&self) -> StimulusKey {
+        StimulusKey {
+            task: self.task.clone(),
+            test_index: self.test_index,
+            noise_millis: (self.noise_sigma * 1000.0).round() as i64,
+            noise_seed: self.noise_seed,
+        }
+    }
+
+    /// The condition, for per-condition accuracy: (noise σ, requested duration).
+    pub fn condition(&self) -> Condition {
+        Condition {
+            noise_sigma: self.noise_sigma,
+            duration_ms: self.requested_duration_ms,
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.session_id.trim().is_empty() {
+            return Err("empty session_id".into());
+        }
+        if self.label as usize >= NUM_CLASSES {
+            return Err(format!("label {} is not a class (0–9)", self.label));
+        }
+        if self.response as usize >= NUM_CLASSES {
+            return Err(format!("response {} is not a class (0–9)", self.response));
+        }
+        if self.correct != (self.response == self.label) {
+            return Err(format!(
+                "correct = {} but response {} vs label {}",
+                self.correct, self.response, self.label
+            ));
+        }
+        if !self.noise_sigma.is_finite() || !(0.0..=1.0).contains(&self.noise_sigma) {
+            return Err(format!(
+                "noise_sigma {} is outside [0, 1]",
+                self.noise_sigma
+            ));
+        }
+        for (name, v) in [
+            ("rt", self.rt),
+            ("measured_duration_ms", self.measured_duration_ms),
+            ("requested_duration_ms", self.requested_duration_ms),
+        ] {
+            if let Some(v) = v
+                && (!v.is_finite() || v < 0.0)
+            {
+                return Err(format!("{name} {v} is not a duration"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// See [`TrialRecord::stimulus_key`]. σ is kept in thousandths so keys compare exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StimulusKey {
+    pub task: String,
+    pub test_index: usize,
+    pub noise_millis: i64,
+    pub noise_seed: u64,
+}
+
+/// A degradation condition.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    pub noise_sigma: f64,
+    /// `None`: unlimited.
+    pub duration_ms: Option<f64>,
+}
+
+impl Condition {
+    /// Orders by noise, then duration with unlimited last.
+    pub fn sort_key(&self) -> (i64, i64) {
+        (
+            (self.noise_sigma * 1000.0).round() as i64,
+            self.duration_ms.map_or(i64::MAX, |d| d.round() as i64),
+        )
+    }
+
+    pub fn label(&self) -> String {
+        match self.duration_ms {
+            Some(d) => format!("σ {} · {} ms", self.noise_sigma, d),
+            None => format!("σ {} · unlimited", self.noise_sigma),
+        }
+    }
+}
+
+/// The JSON export: the session's metadata and its trials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionFile {
+    /// Always [`SESSION_FILE_FORMAT`].
+    pub format: String,
+    /// Stimulus-list seed, condition design, browser, refresh estimate, … as the page wrote
+    /// them; kept as given.
+    pub session: serde_json::Value,
+    pub trials: Vec<TrialRecord>,
+}
+
+pub const SESSION_FILE_FORMAT: &str = "microlearning-human-session/1";
+
+/// Reads one exported file (CSV, or the JSON export) into its trials, checking every row.
+/// `name` names the file in errors.
+pub fn parse_file(name: &str, text: &str) -> Result<Vec<TrialRecord>, HumanDataError> {
+    let malformed = |reason: String| HumanDataError::Malformed {
+        file: name.to_string(),
+        reason,
+    };
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let trials = if trimmed.starts_with('{') {
+        let file: SessionFile = serde_json::from_str(trimmed)
+            .map_err(|e| malformed(format!("not a session file: {e}")))?;
+        if file.format != SESSION_FILE_FORMAT {
+            return Err(malformed(format!(
+                "format \"{}\" is not {SESSION_FILE_FORMAT}",
+                file.format
+            )));
+        }
+        file.trials
+    } else {
+        parse_csv(trimmed).map_err(malformed)?
+    };
+    if trials.is_empty() {
+        return Err(malformed("no trials".into()));
+    }
+    let mut seen = BTreeSet::new();
+    for (row, t) in trials.iter().enumerate() {
+        t.check()
+            .map_err(|reason| malformed(format!("trial {}: {reason}", row + 1)))?;
+        if !seen.insert((
+            t.session_id.clone(),
+            t.participant_id.clone(),
+            t.stimulus_index,
+        )) {
+            return Err(malformed(format!(
+                "trial {}: stimulus {} of session {} appears twice",
+                row + 1,
+                t.stimulus_index,
+                t.session_id
+            )));
+        }
+    }
+    Ok(trials)
+}
+
+fn parse_csv(text: &str) -> Result<Vec<TrialRecord>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    for column in REQUIRED_COLUMNS {
+        if !headers.iter().any(|h| h == *column) {
+            return Err(format!(
+                "not a trial table: the column \"{column}\" is missing"
+            ));
+        }
+    }
+    let mut trials = Vec::new();
+    for (row, record) in reader.deserialize::<TrialRecord>().enumerate() {
+        // Row 1 is the header, so data row k is line k + 1.
+        trials.push(record.map_err(|e| format!("line {}: {e}", row + 2))?);
+    }
+    Ok(trials)
+}
+
+const REQUIRED_COLUMNS: &[&str] = &[
+    "participant_id",
+    "session_id",
+    "observer_kind",
+    "task",
+    "list_seed",
+    "phase",
+    "stimulus_index",
+    "test_index",
+    "label",
+    "noise_sigma",
+    "noise_seed",
+    "response",
+    "correct",
+];
+
+/// Writes trials as CSV in [`TrialRecord`]'s column order (the page writes the same columns).
+pub fn to_csv(trials: &[TrialRecord]) -> Result<String, HumanDataError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for t in trials {
+        writer
+            .serialize(t)
+            .map_err(|e| HumanDataError::Export(e.to_string()))?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| HumanDataError::Export(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| HumanDataError::Export(e.to_string()))
+}
+
+/// Outcome of adding one file to a [`GroupData`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum ImportOutcome {
+    Added {
+        file: String,
+        sessions: Vec<String>,
+        trials: usize,
+    },
+    Skipped {
+        file: String,
+        reason: String,
+    },
+}
+
+/// Many participants' trials, built file by file. A file is added whole or not at all: a
+/// malformed file, or one whose sessions are already in the group, is skipped with a reason.
+#[derive(Debug, Clone, Default)]
+pub struct GroupData {
+    trials: Vec<TrialRecord>,
+    sessions: BTreeMap<String, String>, // session id → the file it came from
+}
+
+impl GroupData {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn trials(&self) -> &[TrialRecord] {
+        &self.trials
+    }
+
+    /// Adds the file's trials if it parses and holds only new sessions.
+    pub fn import(&mut self, name: &str, text: &str) -> ImportOutcome {
+        let skipped = |reason: String| ImportOutcome::Skipped {
+            file: name.to_string(),
+            reason,
+        };
+        let trials = match parse_file(name, text) {
+            Ok(t) => t,
+            Err(e) => return skipped(e.to_string()),
+        };
+        self.add(name, trials)
+            .unwrap_or_else(|e| skipped(e.to_string()))
+    }
+
+    /// Adds already-parsed trials (e.g. the page's own session) under the name `source`.
+    pub fn add(
+        &mut self,
+        source: &str,
+        trials: Vec<TrialRecord>,
+    ) -> Result<ImportOutcome, HumanDataError> {
+        let sessions: BTreeSet<String> = trials.iter().map(|t| t.session_id.clone()).collect();
+        if let Some((id, from)) = sessions
+            .iter()
+            .find_map(|id| self.sessions.get(id).map(|from| (id, from)))
+        {
+            return Err(HumanDataError::Duplicate {
+                file: source.to_string(),
+                session: id.clone(),
+                first: from.clone(),
+            });
+        }
+        for id in &sessions {
+            self.sessions.insert(id.clone(), source.to_string());
+        }
+        let count = trials.len();
+        self.trials.extend(trials);
+        Ok(ImportOutcome::Added {
+            file: source.to_string(),
+            sessions: sessions.into_iter().collect(),
+            trials: count,
+        })
+    }
+}

@@ -1,0 +1,386 @@
+//! The human experiment's library side: error consistency on hand-worked cases, the stimulus
+//! list (reproducible, balanced, renderable), the trial table (strict import: malformed and
+//! duplicate files are skipped whole) and the comparison on a table whose answers are known.
+
+use burn::prelude::*;
+use microlearning::data::{DataSplit, ImageSet, Task};
+use microlearning::human::{
+    GroupData, ImportOutcome, ModelIdentity, ObserverKind, Phase, StimulusDesign, TrialRecord,
+    build_list, compare, error_consistency, model_trials, parse_file, render, render_list,
+    templates_from_list, to_csv,
+};
+use microlearning::model::SeedNet;
+
+fn test_set() -> ImageSet {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    DataSplit::load_task(&root, Task::Mnist).unwrap().test
+}
+
+fn bools(s: &str) -> Vec<bool> {
+    s.chars().map(|c| c == '1').collect()
+}
+
+// ---- κ, worked by hand ----
+
+#[test]
+fn kappa_of_identical_vectors_is_one() {
+    let a = bools("1101100110");
+    let e = error_consistency(&a, &a).unwrap();
+    // p = 0.6 for both: c_exp = 0.36 + 0.16 = 0.52, c_obs = 1, κ = 0.48 / 0.48 = 1.
+    assert!((e.expected - 0.52).abs() < 1e-12);
+    assert_eq!(e.observed, 1.0);
+    assert!((e.kappa - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn kappa_of_complementary_vectors() {
+    // p1 = 0.5, p2 = 0.5, never agreeing: c_obs = 0, c_exp = 0.5, κ = −0.5 / 0.5 = −1.
+    let a = bools("1100");
+    let b = bools("0011");
+    assert!((error_consistency(&a, &b).unwrap().kappa + 1.0).abs() < 1e-12);
+    // p1 = 0.75, p2 = 0.25: c_exp = 0.1875 + 0.1875 = 0.375, κ = −0.375 / 0.625 = −0.6.
+    let a = bools("1110");
+    let b = bools("0001");
+    let e = error_consistency(&a, &b).unwrap();
+    assert!((e.expected - 0.375).abs() < 1e-12);
+    assert!((e.kappa + 0.6).abs() < 1e-12);
+}
+
+#[test]
+fn kappa_of_independent_observers_is_zero() {
+    // Every combination of (right, wrong) equally often: c_obs = c_exp = 0.5, κ = 0.
+    let a = bools("11110000");
+    let b = bools("11001100");
+    let e = error_consistency(&a, &b).unwrap();
+    assert!((e.observed - 0.5).abs() < 1e-12);
+    assert!(e.kappa.abs() < 1e-12);
+    // Uneven accuracies, still independent: p1 = 0.75 and p2 = 0.5 in a 2×4 crossing.
+    let a = bools("11111100");
+    let b = bools("11001010");
+    // c_obs: positions 0,1,4,6 agree (1,1),(1,1),(1,1),(0,0)… worked out: 4/8 = 0.5;
+    // c_exp = 0.375 + 0.125 = 0.5 ⇒ κ = 0.
+    let e = error_consistency(&a, &b).unwrap();
+    assert!((e.expected - 0.5).abs() < 1e-12);
+    assert!(e.kappa.abs() < 1e-12, "{e:?}");
+}
+
+#[test]
+fn kappa_is_undefined_when_nobody_errs_or_vectors_differ() {
+    assert!(error_consistency(&bools("1111"), &bools("1111")).is_none());
+    assert!(error_consistency(&bools("11"), &bools("110")).is_none());
+    assert!(error_consistency(&[], &[]).is_none());
+}
+
+// ---- stimuli ----
+
+fn small_design(seed: u64) -> StimulusDesign {
+    StimulusDesign {
+        noise_levels: vec![0.0, 0.4],
+        durations_ms: vec![Some(100), None],
+        images_per_class: 1,
+        practice_trials: 3,
+        attention_every: 10,
+        ..StimulusDesign::new(Task::Mnist, seed)
+    }
+}
+
+#[test]
+fn stimulus_list_is_reproducible_balanced_and_without_repeats() {
+    let test = test_set();
+    let design = StimulusDesign::new(Task::Mnist, 7);
+    let a = build_list(&design, &test).unwrap();
+    let b = build_list(&design, &test).unwrap();
+    assert_eq!(a, b, "same seed, same list");
+    let c = build_list(&StimulusDesign::new(Task::Mnist, 8), &test).unwrap();
+    assert_ne!(a.stimuli, c.stimuli, "another seed, another list");
+
+    let tests: Vec<_> = a
+        .stimuli
+        .iter()
+        .filter(|s| s.phase == Phase::Test)
+        .collect();
+    assert_eq!(tests.len(), 160);
+    assert_eq!(
+        a.stimuli
+            .iter()
+            .filter(|s| s.phase == Phase::Attention)
+            .count(),
+        10
+    );
+    assert_eq!(
+        a.stimuli
+            .iter()
+            .filter(|s| s.phase == Phase::Practice)
+            .count(),
+        6
+    );
+    // Every condition holds each class once.
+    for (sigma, duration) in design.conditions() {
+        let mut classes: Vec<u8> = tests
+            .iter()
+            .filter(|s| s.noise_sigma == sigma && s.duration_ms == duration)
+            .map(|s| s.label)
+            .collect();
+        classes.sort();
+        assert_eq!(classes, (0..10).collect::<Vec<u8>>());
+    }
+    // No image twice; labels match the test set; indices run 0..n.
+    let mut images: Vec<usize> = a.stimuli.iter().map(|s| s.test_index).collect();
+    images.sort();
+    images.dedup();
+    assert_eq!(images.len(), a.stimuli.len());
+    for (i, s) in a.stimuli.iter().enumerate() {
+        assert_eq!(s.stimulus_index, i);
+        assert_eq!(s.label, test.labels()[s.test_index]);
+        assert!(s.noise_seed < 1 << 53);
+    }
+    // Attention checks are clean and unlimited.
+    assert!(
+        a.stimuli
+            .iter()
+            .filter(|s| s.phase == Phase::Attention)
+            .all(|s| s.noise_sigma == 0.0 && s.duration_ms.is_none())
+    );
+}
+
+#[test]
+fn rendering_is_exact_and_seeded() {
+    let test = test_set();
+    let clean = render(&test, 5, 0.0, 123).unwrap();
+    assert_eq!(&clean[..], test.image(5));
+    let noisy = render(&test, 5, 0.5, 123).unwrap();
+    assert_eq!(noisy, render(&test, 5, 0.5, 123).unwrap());
+    assert_ne!(noisy, render(&test, 5, 0.5, 124).unwrap());
+    let changed = noisy.iter().zip(&clean).filter(|(a, b)| a != b).count();
+    assert!(
+        changed > 300,
+        "σ = 0.5 should change most pixels, changed {changed}"
+    );
+    let list = build_list(&small_design(1), &test).unwrap();
+    assert_eq!(
+        render_list(&list, &test).unwrap().len(),
+        list.stimuli.len() * 784
+    );
+    assert!(render(&test, 999_999, 0.1, 1).is_err());
+    assert!(render(&test, 0, 1.5, 1).is_err());
+}
+
+#[test]
+fn bad_designs_are_refused() {
+    let test = test_set();
+    for design in [
+        StimulusDesign {
+            noise_levels: vec![],
+            ..small_design(1)
+        },
+        StimulusDesign {
+            noise_levels: vec![f64::NAN],
+            ..small_design(1)
+        },
+        StimulusDesign {
+            durations_ms: vec![Some(0)],
+            ..small_design(1)
+        },
+        StimulusDesign {
+            images_per_class: 500,
+            ..small_design(1)
+        },
+        StimulusDesign {
+            seed: 1 << 60,
+            ..small_design(1)
+        },
+    ] {
+        let err = build_list(&design, &test).unwrap_err().to_string();
+        assert!(err.starts_with("stimulus design:"), "{err}");
+    }
+}
+
+// ---- the trial table ----
+
+/// A participant answering `policy(label)` on every stimulus of `seed`'s small list.
+fn session(session: &str, seed: u64, policy: impl Fn(u8) -> u8) -> Vec<TrialRecord> {
+    let list = build_list(&small_design(seed), &test_set()).unwrap();
+    templates_from_list(&list)
+        .into_iter()
+        .map(|t| {
+            let response = policy(t.label);
+            TrialRecord {
+                participant_id: format!("p-{session}"),
+                session_id: session.into(),
+                observer_kind: ObserverKind::Human,
+                rt: Some(640.0),
+                measured_duration_ms: t.requested_duration_ms.map(|d| d + 1.0),
+                response,
+                correct: response == t.label,
+                ..t
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn csv_round_trips_and_json_export_reads_back() {
+    let trials = session("s1", 3, |l| l);
+    let csv = to_csv(&trials).unwrap();
+    assert_eq!(parse_file("s1.csv", &csv).unwrap(), trials);
+    let json = serde_json::json!({
+        "format": "microlearning-human-session/1",
+        "session": {"list_seed": 3},
+        "trials": trials,
+    })
+    .to_string();
+    assert_eq!(parse_file("s1.json", &json).unwrap(), trials);
+}
+
+#[test]
+fn malformed_and_duplicate_files_are_skipped_whole() {
+    let good = to_csv(&session("s1", 3, |l| l)).unwrap();
+    let mut group = GroupData::new();
+    assert!(matches!(
+        group.import("a.csv", &good),
+        ImportOutcome::Added { trials: 47, .. }
+    ));
+
+    // The same session again, under another file name.
+    match group.import("copy-of-a.csv", &good) {
+        ImportOutcome::Skipped { reason, .. } => {
+            assert!(reason.contains("already imported"), "{reason}")
+        }
+        other => panic!("duplicate accepted: {other:?}"),
+    }
+    // Malformed: a wrong `correct`, a truncated row, a missing column, not a table at all.
+    let other = to_csv(&session("s2", 4, |l| l)).unwrap();
+    let wrong_correct = other.replacen(",true\n", ",false\n", 1);
+    let mut lines: Vec<&str> = other.lines().collect();
+    let truncated_row = lines[5].rsplitn(4, ',').last().unwrap().to_string();
+    lines[5] = &truncated_row;
+    let truncated = lines.join("\n");
+    let no_label = other.replace("label,", "lable,");
+    for (name, text, expect) in [
+        ("wrong.csv", wrong_correct.as_str(), "correct = false"),
+        ("truncated.csv", truncated.as_str(), "line 6"),
+        ("renamed.csv", no_label.as_str(), "\"label\" is missing"),
+        ("garbage.json", "{\"format\": 3}", "not a session file"),
+        ("empty.csv", "", "missing"),
+    ] {
+        match group.import(name, text) {
+            ImportOutcome::Skipped { reason, .. } => {
+                assert!(reason.contains(expect), "{name}: {reason}");
+                assert!(
+                    reason.contains(name),
+                    "the message names the file: {reason}"
+                );
+            }
+            other => panic!("{name} accepted: {other:?}"),
+        }
+    }
+    assert_eq!(
+        group.trials().len(),
+        47,
+        "nothing of a skipped file was imported"
+    );
+    assert!(matches!(
+        group.import("b.csv", &other),
+        ImportOutcome::Added { .. }
+    ));
+}
+
+// ---- the comparison ----
+
+#[test]
+fn comparison_matches_a_known_policy() {
+    // Human 1: right except every 1 answered as 7; human 2: the same policy. A "model" answers
+    // every 3 as 8. κ(human, human) = 1; κ(model, human) is computed by hand below.
+    let h1 = session("h1", 3, |l| if l == 1 { 7 } else { l });
+    let h2 = session("h2", 3, |l| if l == 1 { 7 } else { l });
+    let model: Vec<TrialRecord> = session("m", 3, |l| if l == 3 { 8 } else { l })
+        .into_iter()
+        .map(|t| TrialRecord {
+            participant_id: "model-a".into(),
+            session_id: "model-a/list-3".into(),
+            observer_kind: ObserverKind::Model,
+            rule: Some("bp".into()),
+            rt: None,
+            measured_duration_ms: None,
+            ..t
+        })
+        .collect();
+    let all: Vec<TrialRecord> = h1.iter().chain(&h2).chain(&model).cloned().collect();
+    let report = compare(&all);
+
+    assert_eq!(report.participants.len(), 2);
+    assert_eq!(report.participants[0].test_trials, 40);
+    assert_eq!(report.participants[0].accuracy, 0.9);
+    assert_eq!(
+        report.participants[0].attention_accuracy.map(|a| a <= 1.0),
+        Some(true)
+    );
+    let hh = report.human_human_kappa.unwrap();
+    assert!((hh.mean - 1.0).abs() < 1e-12);
+
+    // Human vs model over the 40 test trials: 4 ones (human wrong), 4 threes (model wrong).
+    // p1 = p2 = 0.9; c_obs = 32/40 = 0.8; c_exp = 0.81 + 0.01 = 0.82; κ = −0.02/0.18 = −1/9.
+    let row = &report.ranking[0];
+    assert_eq!(row.name, "model-a");
+    assert!((row.accuracy - 0.9).abs() < 1e-12);
+    let k = row.kappa.unwrap();
+    assert!((k.mean + 1.0 / 9.0).abs() < 1e-12, "κ = {}", k.mean);
+    assert_eq!(k.n, 2);
+
+    // Pooled human confusion: the 1s all went to 7.
+    assert_eq!(report.human_confusion.0[1][7], 8);
+    assert_eq!(report.human_confusion.0[1][1], 0);
+    assert_eq!(report.ranking[0].confusion.0[3][8], 4);
+    // Four conditions; humans at 90% in each (one "1" per condition).
+    assert_eq!(report.conditions.len(), 4);
+    for c in &report.conditions {
+        assert!((c.humans.unwrap().mean - 0.9).abs() < 1e-12);
+        assert_eq!(c.models, vec![Some(0.9)]);
+    }
+}
+
+#[test]
+fn a_model_answers_the_exact_stimuli() {
+    let test = test_set();
+    let list = build_list(&small_design(5), &test).unwrap();
+    let device = Device::flex();
+    let model = SeedNet::init(0, &device);
+    let who = ModelIdentity {
+        name: "untrained".into(),
+        rule: None,
+        front_end: None,
+    };
+    let templates = templates_from_list(&list);
+    let trials = microlearning::block_on(model_trials(
+        &model,
+        &who,
+        Task::Mnist,
+        &test,
+        &templates,
+        &device,
+    ))
+    .unwrap();
+    assert_eq!(trials.len(), list.stimuli.len());
+    // The same answers as classifying the rendered pixels directly.
+    let pixels = render_list(&list, &test).unwrap();
+    let labels: Vec<u8> = list.stimuli.iter().map(|s| s.label).collect();
+    let set = ImageSet::new(pixels, labels).unwrap();
+    let eval =
+        microlearning::block_on(microlearning::training::evaluate(&model, &set, 64, &device))
+            .unwrap();
+    let answers: Vec<u8> = trials.iter().map(|t| t.response).collect();
+    assert_eq!(answers, eval.predictions);
+    assert!(trials.iter().all(|t| t.correct == (t.response == t.label)));
+    // A table of another task is refused.
+    assert!(
+        microlearning::block_on(model_trials(
+            &model,
+            &who,
+            Task::Fashion,
+            &test,
+            &templates,
+            &device
+        ))
+        .is_err()
+    );
+}
