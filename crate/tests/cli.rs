@@ -117,3 +117,117 @@ fn unknown_rule_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// `human-compare` end to end: two scripted participants' CSV files (one of them also given a
+/// second time, which must be skipped) and a trained model; the report ranks the model, and its
+/// trial table holds the model's answers to the very stimuli the people saw.
+#[test]
+fn human_compare_reads_people_and_models() {
+    use microlearning::data::{DataSplit, Task};
+    use microlearning::human::{
+        ObserverKind, StimulusDesign, TrialRecord, build_list, parse_file, templates_from_list,
+        to_csv,
+    };
+    let dir = tempdir("human");
+    let out = cli()
+        .args([
+            "train", "--task", "mnist", "--epochs", "1", "--seed", "1", "--quiet",
+        ])
+        .args(["--train-limit", "640", "--test-limit", "200"])
+        .arg("--out")
+        .arg(dir.join("bp.json"))
+        .arg("--weights")
+        .arg(dir.join("bp.bpk"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let test = DataSplit::load_task(&root, Task::Mnist).unwrap().test;
+    let design = StimulusDesign {
+        noise_levels: vec![0.0, 0.5],
+        durations_ms: vec![Some(100), None],
+        ..StimulusDesign::new(Task::Mnist, 11)
+    };
+    let list = build_list(&design, &test).unwrap();
+    for (id, wrong) in [("alice", 1u8), ("bob", 4u8)] {
+        let trials: Vec<TrialRecord> = templates_from_list(&list)
+            .into_iter()
+            .map(|t| {
+                let response = if t.label == wrong { 7 } else { t.label };
+                TrialRecord {
+                    participant_id: id.into(),
+                    session_id: format!("session-{id}"),
+                    observer_kind: ObserverKind::Human,
+                    rt: Some(700.0),
+                    response,
+                    correct: response == t.label,
+                    ..t
+                }
+            })
+            .collect();
+        std::fs::write(dir.join(format!("{id}.csv")), to_csv(&trials).unwrap()).unwrap();
+    }
+    std::fs::copy(dir.join("alice.csv"), dir.join("alice-again.csv")).unwrap();
+    let out = cli()
+        .arg("human-compare")
+        .arg(dir.join("alice.csv"))
+        .arg(dir.join("bob.csv"))
+        .arg(dir.join("alice-again.csv"))
+        .arg(dir.join("bp.json"))
+        .arg("--out")
+        .arg(dir.join("report.json"))
+        .arg("--trials-out")
+        .arg(dir.join("all.csv"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("already imported"), "{stderr}");
+    assert!(stdout.contains("2 participant(s)"), "{stdout}");
+    assert!(stdout.contains("| 1 | bp | bp | learned |"), "{stdout}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    // alice and bob err on different classes: both 90% right; c_obs = 0.8, c_exp = 0.82.
+    let hh = report["human_human_kappa"]["mean"].as_f64().unwrap();
+    assert!((hh + 1.0 / 9.0).abs() < 1e-9, "human–human κ {hh}");
+    let model_rows: Vec<TrialRecord> = parse_file(
+        "all.csv",
+        &std::fs::read_to_string(dir.join("all.csv")).unwrap(),
+    )
+    .unwrap()
+    .into_iter()
+    .filter(|t| t.observer_kind == ObserverKind::Model)
+    .collect();
+    assert_eq!(
+        model_rows.len(),
+        list.stimuli.len(),
+        "one answer per distinct stimulus"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn human_compare_without_people_fails_clearly() {
+    let dir = tempdir("human-none");
+    std::fs::write(dir.join("bad.csv"), "participant_id,session_id\nx,y\n").unwrap();
+    let out = cli()
+        .arg("human-compare")
+        .arg(dir.join("bad.csv"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("bad.csv") && stderr.contains("is missing"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no human trials were imported"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
