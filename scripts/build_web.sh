@@ -32,6 +32,10 @@ log "JS libraries and tools (npm ci)"
 npm ci --no-audit --no-fund --silent || die "npm ci failed"
 mkdir -p www/vendor
 cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css www/vendor/
+cp node_modules/jspsych/dist/index.browser.min.js www/vendor/jspsych.browser.min.js
+cp node_modules/jspsych/css/jspsych.css www/vendor/jspsych.css
+cp node_modules/@jspsych/plugin-html-button-response/dist/index.browser.min.js www/vendor/plugin-html-button-response.browser.min.js
+cp node_modules/@jspsych/plugin-instructions/dist/index.browser.min.js www/vendor/plugin-instructions.browser.min.js
 
 log "wasm-bindgen"
 rm -rf www/pkg

@@ -8,6 +8,8 @@ import {
 } from './views.js';
 import { DrawingPad } from './drawing.js';
 import { downloadBytes, downloadText, readFile } from './files.js';
+import { ExperimentPanel } from './experiment/panel.js';
+import { ComparisonView } from './experiment/comparison-view.js';
 
 const $ = (id) => document.getElementById(id);
 // Fashion-MNIST's 60,000 training images make one browser epoch take minutes; the page trains
@@ -46,6 +48,32 @@ function clearMessage() {
 function send(type, fields, transfer) {
   worker.postMessage(message(type, fields), transfer || []);
 }
+
+// Request/reply messages (the human experiment's): each carries a requestId; the worker's reply,
+// or its ERROR, carries it back and settles the promise.
+const pending = new Map();
+let nextRequestId = 1;
+function request(type, fields = {}) {
+  if (!ready) return Promise.reject(new Error('the lab is still loading'));
+  const requestId = nextRequestId++;
+  return new Promise((resolve, reject) => {
+    pending.set(requestId, { resolve, reject });
+    send(type, { ...fields, requestId });
+  });
+}
+
+function settleRequest(msg) {
+  const entry = pending.get(msg.requestId);
+  if (!entry) return false;
+  pending.delete(msg.requestId);
+  if (msg.type === FromWorker.ERROR) entry.reject(new Error(msg.message));
+  else entry.resolve(msg);
+  if (msg.fatal) restartWorker();
+  return true;
+}
+
+let experimentPanel = null;
+let comparisonView = null;
 
 function setRunState(state) {
   runState = state;
@@ -126,6 +154,7 @@ const handlers = {
     document.body.dataset.readyMs = String(readyMs);
     $('progress-text').textContent = `Ready (${(readyMs / 1000).toFixed(1)} s). Choose a data set and press Start.`;
     setRunState('idle');
+    experimentPanel?.onReady();
   },
   [FromWorker.BACKEND]: (msg) => {
     backend = msg.backend;
@@ -258,6 +287,7 @@ function startWorker() {
   ready = false;
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   worker.onmessage = (event) => {
+    if (event.data.requestId && settleRequest(event.data)) return;
     const handler = handlers[event.data.type];
     if (handler) handler(event.data);
   };
@@ -270,6 +300,8 @@ function startWorker() {
 
 function restartWorker() {
   worker.terminate();
+  for (const entry of pending.values()) entry.reject(new Error('the compute module restarted'));
+  pending.clear();
   setRunState('idle');
   startWorker();
 }
@@ -383,9 +415,19 @@ function main() {
   if (!navigator.gpu) $('backend-select').options[1].text = 'WebGPU (not available in this browser)';
   wireControls();
   drawFilters($('filters'), null);
+  const names = (task) => CLASS_NAMES[task] || CLASS_NAMES.mnist;
+  experimentPanel = new ExperimentPanel({
+    request, ToWorker, classNames: names, showMessage,
+    onSessionsChanged: () => comparisonView?.summarise(),
+  });
+  comparisonView = new ComparisonView({
+    request, ToWorker, classNames: names, localTrials: () => experimentPanel.finishedTrials(),
+  });
+  experimentPanel.init();
   startWorker();
   setRunState('idle');
 }
 
-// uPlot is a classic deferred script; module scripts run after it, so it is defined here.
+// uPlot and jsPsych are classic deferred scripts; module scripts run after them, so they are
+// defined here.
 main();

@@ -141,3 +141,44 @@ export class RobustnessCharts {
     this.contrast = this.chart(this.contrastElement, 'Accuracy vs contrast', 'contrast factor', 'contrast', 'factor', this.contrast);
   }
 }
+
+const PALETTE = ['#2471a3', '#c0392b', '#16a085', '#8e44ad', '#d35400', '#7f8c8d', '#27ae60', '#f39c12'];
+
+/**
+ * Psychometric curves: accuracy against the noise level, one line per human duration condition
+ * (mean over participants) and one per model (mean over its duration conditions, which a model
+ * does not see). Rebuilt on each comparison, since the series change.
+ */
+export class PsychometricChart {
+  constructor(element) {
+    this.element = element;
+    this.chart = null;
+  }
+
+  show(comparison) {
+    const sigmas = [...new Set(comparison.conditions.map((c) => c.condition.noise_sigma))].sort((a, b) => a - b);
+    const durations = [...new Set(comparison.conditions.map((c) => c.condition.duration_ms))];
+    const at = (sigma, pick) => {
+      const values = comparison.conditions.filter((c) => c.condition.noise_sigma === sigma).map(pick).filter((v) => v !== null && v !== undefined);
+      return values.length ? (100 * values.reduce((a, b) => a + b, 0)) / values.length : null;
+    };
+    const series = [{ label: 'noise σ' }];
+    const data = [sigmas];
+    durations.forEach((d, k) => {
+      series.push({ label: `people, ${d === null ? 'unlimited' : `${d} ms`}`, stroke: PALETTE[k % PALETTE.length], width: 2, dash: [6, 3], points: { show: true, size: 6 } });
+      data.push(sigmas.map((s) => at(s, (c) => (c.condition.duration_ms === d ? c.humans?.mean ?? null : null))));
+    });
+    comparison.models.forEach((name, m) => {
+      series.push({ label: name, stroke: PALETTE[(durations.length + m) % PALETTE.length], width: 2, points: { show: true, size: 6 } });
+      data.push(sigmas.map((s) => at(s, (c) => c.models[m])));
+    });
+    this.chart?.destroy();
+    this.element.replaceChildren();
+    this.chart = new uPlot({
+      title: 'Accuracy against noise', width: Math.max(280, this.element.clientWidth || 560), height: 260,
+      scales: { x: { time: false }, y: { range: [0, 100] } },
+      axes: [{ label: 'noise σ (pixel units)' }, { label: '% correct' }],
+      series,
+    }, data, this.element);
+  }
+}

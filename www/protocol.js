@@ -25,6 +25,15 @@ export const ToWorker = Object.freeze({
   RESPONSES: 'responses',
   /** { type } accuracy under noise and contrast reduction */
   ROBUSTNESS: 'robustness',
+  // Requests below carry a `requestId`; the reply (or an ERROR) carries it back.
+  /** { type, requestId, design: StimulusDesign } the human experiment's stimulus list */
+  STIMULI: 'stimuli',
+  /** { type, requestId, trials: TrialRecord[] } kept models answer these trials' stimuli */
+  MODEL_TRIALS: 'model-trials',
+  /** { type, requestId, name, text } read an exported trial file strictly */
+  PARSE_TRIALS: 'parse-trials',
+  /** { type, requestId, trials: TrialRecord[] } the human–model comparison */
+  HUMAN_COMPARE: 'human-compare',
 });
 
 /** Worker → page. */
@@ -61,7 +70,15 @@ export const FromWorker = Object.freeze({
   ROBUSTNESS_RESULT: 'robustness-result',
   /** { type, count, name } a model was kept for comparison */
   MODEL_KEPT: 'model-kept',
-  /** { type, message, fatal } fatal: the compute module died and the worker must restart */
+  /** { type, requestId, list: {design, stimuli}, pixels: ArrayBuffer (stimuli × 784) } */
+  STIMULI: 'stimuli',
+  /** { type, requestId, trials } the kept models' answers */
+  MODEL_TRIALS: 'model-trials',
+  /** { type, requestId, name, trials } a file's trials, checked */
+  TRIALS_PARSED: 'trials-parsed',
+  /** { type, requestId, comparison } see crate/src/human/comparison.rs */
+  HUMAN_COMPARISON: 'human-comparison',
+  /** { type, message, fatal, requestId? } fatal: the compute module died and the worker must restart */
   ERROR: 'error',
 });
 

@@ -30,10 +30,16 @@ function isFatal(err) {
   return err instanceof WebAssembly.RuntimeError;
 }
 
-function fail(err, context) {
+function fail(err, context, requestId) {
   const fatal = isFatal(err);
   const text = `${context}: ${describe(err)}`;
-  post(FromWorker.ERROR, { message: fatal ? `${text}. The compute module stopped; restarting on the CPU.` : text, fatal });
+  post(FromWorker.ERROR, { message: fatal ? `${text}. The compute module stopped; restarting on the CPU.` : text, fatal, requestId });
+}
+
+/** Loads `task`'s data unless a run of another task is using the lab. */
+async function dataFor(task) {
+  if (run && run.config.task !== task) throw new Error(`a ${run.config.task} run is in progress; wait for it or stop it first`);
+  await ensureData(task);
 }
 
 async function fetchBytes(url) {
@@ -201,6 +207,26 @@ async function handle(msg) {
       if (run) throw new Error('wait for the run to finish (or stop it) first');
       post(FromWorker.ROBUSTNESS_RESULT, { name: lastModelName, robustness: JSON.parse(await lab.robustness(0n)) });
       break;
+    case ToWorker.STIMULI: {
+      await dataFor(msg.design.task);
+      const listJson = lab.stimulus_list(JSON.stringify(msg.design));
+      const pixels = lab.render_stimuli(listJson);
+      post(FromWorker.STIMULI, { requestId: msg.requestId, list: JSON.parse(listJson), pixels: pixels.buffer }, [pixels.buffer]);
+      break;
+    }
+    case ToWorker.MODEL_TRIALS: {
+      if (run) throw new Error('wait for the run to finish (or stop it) first');
+      if (msg.trials.length) await dataFor(msg.trials[0].task);
+      const trials = JSON.parse(await lab.model_trials(JSON.stringify(msg.trials)));
+      post(FromWorker.MODEL_TRIALS, { requestId: msg.requestId, trials });
+      break;
+    }
+    case ToWorker.PARSE_TRIALS:
+      post(FromWorker.TRIALS_PARSED, { requestId: msg.requestId, name: msg.name, trials: JSON.parse(WebLab.parse_trial_file(msg.name, msg.text)) });
+      break;
+    case ToWorker.HUMAN_COMPARE:
+      post(FromWorker.HUMAN_COMPARISON, { requestId: msg.requestId, comparison: JSON.parse(WebLab.compare_humans(JSON.stringify(msg.trials))) });
+      break;
     case ToWorker.CHECK_RESULTS:
       post(FromWorker.RESULTS_CHECKED, { results: JSON.parse(WebLab.check_results(msg.text)) });
       break;
@@ -219,15 +245,19 @@ const labels = {
   [ToWorker.COMPARE]: 'could not compare the models',
   [ToWorker.RESPONSES]: 'could not show the responses',
   [ToWorker.ROBUSTNESS]: 'could not measure robustness',
+  [ToWorker.STIMULI]: 'could not make the stimuli',
+  [ToWorker.MODEL_TRIALS]: 'the models could not answer',
+  [ToWorker.PARSE_TRIALS]: 'could not import',
+  [ToWorker.HUMAN_COMPARE]: 'could not compare people and models',
 };
 
 self.onmessage = (event) => {
   const msg = event.data;
   if (!lab) {
-    post(FromWorker.ERROR, { message: 'the lab is still loading', fatal: false });
+    post(FromWorker.ERROR, { message: 'the lab is still loading', fatal: false, requestId: msg.requestId });
     return;
   }
-  handle(msg).catch((err) => fail(err, labels[msg.type] || 'error'));
+  handle(msg).catch((err) => fail(err, labels[msg.type] || 'error', msg.requestId));
 };
 
 (async () => {

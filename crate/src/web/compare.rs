@@ -18,9 +18,11 @@ use crate::model::SeedNet;
 
 /// A finished model kept for comparison, with its capture once computed.
 pub(super) struct SessionModel {
-    name: String,
-    task: Task,
-    model: SeedNet,
+    pub(super) name: String,
+    pub(super) task: Task,
+    /// The learning rule that trained it; unknown for a loaded weights file.
+    pub(super) rule: Option<String>,
+    pub(super) model: SeedNet,
     capture: Option<Rc<Vec<LayerCapture>>>,
 }
 
@@ -42,9 +44,11 @@ impl WebLab {
                 (None, Some(d)) => d.task,
                 (None, None) => return Err(LabError::Config("no data set loaded".into())),
             };
+            let rule = s.trainer.as_ref().map(|t| t.config().rule.clone());
             s.models.push(SessionModel {
                 name: name.to_string(),
                 task,
+                rule,
                 model,
                 capture: None,
             });

@@ -9,10 +9,11 @@
 
 //! Files: `session.rs` (data, device, training run, files), `compare.rs` (representation
 //! comparison of the models kept in the session), `inspect.rs` (front-end responses,
-//! robustness), `backend.rs` (CPU or WebGPU).
+//! robustness), `human.rs` (the human experiment's stimuli and comparison), `backend.rs` (CPU or WebGPU).
 
 mod backend;
 mod compare;
+mod human;
 mod inspect;
 mod session;
 

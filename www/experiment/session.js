@@ -1,0 +1,156 @@
+// Runs one participant's session: gets the stimulus list and its pixels from the worker (the
+// library draws them from the seed, so a resumed session sees exactly the same images), builds
+// the jsPsych timeline, saves every trial to IndexedDB as it ends, and resumes an unfinished
+// session after a reload where it stopped.
+import { buildTimeline } from './timeline.js';
+
+/** The session-wide fields of every trial row (see export.js for the column list). */
+function rowOf(session, stimulus, data, jsPsych) {
+  return {
+    participant_id: session.participant_id,
+    session_id: session.session_id,
+    observer_kind: 'human',
+    rule: null,
+    front_end: null,
+    task: session.task,
+    list_seed: session.list_seed,
+    trial_index: jsPsych.getProgress().current_trial_global,
+    trial_type: 'digit-trial',
+    time_elapsed: Math.round(performance.now() - session.page_started),
+    phase: stimulus.phase,
+    stimulus_index: stimulus.stimulus_index,
+    test_index: stimulus.test_index,
+    label: stimulus.label,
+    noise_sigma: stimulus.noise_sigma,
+    noise_seed: stimulus.noise_seed,
+    requested_duration_ms: stimulus.duration_ms,
+    measured_duration_ms: data.measured_duration_ms,
+    response: data.response,
+    rt: data.rt,
+    correct: data.correct,
+    saved_at: new Date().toISOString(),
+  };
+}
+
+/** The median frame interval over ~40 animation frames, as a refresh-rate estimate (Hz). */
+export function estimateRefreshRate(frames = 40) {
+  return new Promise((resolve) => {
+    const stamps = [];
+    const step = (t) => {
+      stamps.push(t);
+      if (stamps.length > frames) {
+        const gaps = stamps.slice(1).map((s, i) => s - stamps[i]).sort((a, b) => a - b);
+        const median = gaps[Math.floor(gaps.length / 2)];
+        resolve({ hz: Math.round(10000 / median) / 10, median_frame_ms: median });
+      } else requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+  });
+}
+
+function newId() {
+  return self.crypto?.randomUUID ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+export class ExperimentRunner {
+  /**
+   * @param opts {{store, stage: HTMLElement, requestStimuli: (design) => Promise<{list, pixels}>,
+   *   classNames: (task) => string[], onFinished: (session) => void, onStateChange: () => void}}
+   */
+  constructor(opts) {
+    Object.assign(this, opts);
+    this.current = null; // {session, list, stimulus}
+  }
+
+  /** A new session for `participantId` with `design`. */
+  async start(participantId, design) {
+    const refresh = await estimateRefreshRate();
+    const session = {
+      session_id: newId(),
+      participant_id: participantId,
+      task: design.task,
+      list_seed: design.seed,
+      design,
+      created: new Date().toISOString(),
+      status: 'running',
+      consented: false,
+      instructions_done: false,
+      browser: navigator.userAgent,
+      screen: { width: screen.width, height: screen.height, device_pixel_ratio: devicePixelRatio },
+      refresh_hz_estimate: refresh.hz,
+      median_frame_ms: refresh.median_frame_ms,
+      resumed: [],
+    };
+    await this.store.putSession(session);
+    return this.run(session);
+  }
+
+  /** Continues a stored, unfinished session. */
+  async resume(session) {
+    const resumed = [...(session.resumed || []), new Date().toISOString()];
+    return this.run(await this.store.updateSession(session.session_id, { resumed }));
+  }
+
+  async run(session) {
+    const { list, pixels } = await this.requestStimuli(session.design);
+    if (list.stimuli.length === 0) throw new Error('the stimulus list is empty');
+    session.page_started = performance.now();
+    const done = new Set((await this.store.trialsOf(session.session_id)).map((r) => r.stimulus_index));
+    this.stage.hidden = false;
+    this.stage.replaceChildren();
+    document.body.classList.add('experiment-running');
+    let correct = 0;
+    let answered = 0;
+    const jsPsych = initJsPsych({
+      display_element: this.stage,
+      on_finish: () => this.finish(session, list),
+    });
+    this.current = { session, list, stimulus: null, jsPsych };
+    const timeline = buildTimeline(jsPsych, {
+      session,
+      list,
+      pixels,
+      done,
+      classNames: this.classNames(session.task),
+      saveTrial: async (stimulus, data) => {
+        await this.store.saveTrial(rowOf(session, stimulus, data, jsPsych));
+        if (stimulus.phase !== 'practice') { answered += 1; correct += data.correct ? 1 : 0; }
+      },
+      updateSession: (patch) => this.store.updateSession(session.session_id, patch).catch(() => {}),
+      onDecline: () => { session.declined = true; },
+      summary: () => (answered ? `You named ${correct} of the ${answered} images of this sitting correctly.` : ''),
+    });
+    // Which stimulus is on screen, for the page's own tests of a scripted participant.
+    const trials = timeline.filter((t) => t.stimulus && t.stimulus.stimulus_index !== undefined);
+    for (const t of trials) {
+      const s = t.stimulus;
+      t.on_start = () => { this.current.stimulus = s; };
+    }
+    this.onStateChange();
+    await jsPsych.run(timeline);
+  }
+
+  async finish(session, list) {
+    if (session.declined) {
+      await this.store.deleteSession(session.session_id);
+    } else {
+      const rows = await this.store.trialsOf(session.session_id);
+      const complete = rows.length >= list.stimuli.length;
+      if (complete) await this.store.updateSession(session.session_id, { status: 'complete', completed: new Date().toISOString() });
+    }
+    this.current = null;
+    // The end screen (or the decline message) stays until the participant dismisses it.
+    const close = document.createElement('button');
+    close.textContent = 'Close';
+    close.className = 'exp-close';
+    close.addEventListener('click', () => {
+      this.stage.hidden = true;
+      this.stage.replaceChildren();
+      document.body.classList.remove('experiment-running');
+      this.onStateChange();
+    });
+    if (session.declined) this.stage.append(close);
+    else close.click();
+    this.onFinished(session);
+  }
+}
