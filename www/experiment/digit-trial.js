@@ -5,8 +5,8 @@
 // times recorded are those callbacks' frame timestamps (the same clock as performance.now()).
 // The stimulus goes off on the first frame at which it has been up for at least the requested
 // duration less half a frame, so a 50 ms request at 60 Hz is 3 frames. The measured duration
-// (mask frame − stimulus frame) is saved with every trial; the reaction time runs from the
-// stimulus frame to the key or button press.
+// (mask frame − stimulus frame; for an unlimited stimulus, answer − stimulus frame) is saved
+// with every trial; the reaction time runs from the stimulus frame to the key or button press.
 //
 // The trial is saved (the `save` callback, IndexedDB) *before* jsPsych moves on, so a trial that
 // the participant saw end is never lost.
@@ -79,6 +79,10 @@ export class DigitTrialPlugin {
         <p class="trial-hint">Type 0–9 or tap a button.</p>
       </div>`;
     const root = display.querySelector('.trial');
+    // jsPsych listens for keys on its display element: keep the focus there (the last trial's
+    // button, which had it, is gone).
+    const container = this.jsPsych.getDisplayContainerElement();
+    if (!container.contains(document.activeElement)) container.focus({ preventScroll: true });
     const canvas = root.querySelector('canvas');
     const context = canvas.getContext('2d');
     const fixation = root.querySelector('.fixation');
@@ -90,10 +94,13 @@ export class DigitTrialPlugin {
     let offset = null;     // frame timestamp of the mask (timed trials)
     let frameMs = 1000 / 60;
     let lastFrame = null;
-    let answered = false;
     let raf = 0;
     let keyboard = null;
     const start = performance.now();
+
+    const timed = s.duration_ms !== null && s.duration_ms !== undefined;
+    let answer = null;     // {choice, time}: the first valid key or button press
+    let finishing = false;
 
     const frame = (now) => {
       if (lastFrame !== null) frameMs = Math.min(frameMs, now - lastFrame) || frameMs;
@@ -106,33 +113,39 @@ export class DigitTrialPlugin {
           root.dataset.state = 'stimulus';
           listen();
         }
-      } else if (s.duration_ms !== null && offset === null && now - onset >= s.duration_ms - frameMs / 2) {
+      } else if (timed && offset === null && now - onset >= s.duration_ms - frameMs / 2) {
         context.putImageData(maskData(context), 0, 0);
         offset = now;
         root.dataset.state = 'mask';
+        if (answer) finish();
       } else if (offset !== null && now - offset >= trial.mask_ms) {
         blank();
         root.dataset.state = 'response';
         return; // nothing changes any more until the answer
       }
-      if (!answered) raf = requestAnimationFrame(frame);
+      if (!finishing) raf = requestAnimationFrame(frame);
     };
 
-    const respond = async (choice) => {
-      if (answered || onset === null) return;
-      answered = true;
-      const now = performance.now();
-      cancelAnimationFrame(raf);
+    // An answer during a timed presentation is kept, but the presentation still runs its
+    // course (stimulus, then mask), so the exposure is always the one scheduled.
+    const respond = (choice) => {
+      if (answer || onset === null) return;
+      answer = { choice, time: performance.now() };
       if (keyboard) this.jsPsych.pluginAPI.cancelKeyboardResponse(keyboard);
       for (const b of root.querySelectorAll('button')) b.disabled = true;
-      // An unlimited stimulus was on screen until the answer; a timed one until its mask (or the
-      // answer, if that came first).
-      const shownUntil = offset ?? now;
+      if (!timed || offset !== null) finish();
+    };
+
+    const finish = async () => {
+      if (finishing) return;
+      finishing = true;
+      cancelAnimationFrame(raf);
       const data = {
-        response: choice,
-        rt: now - onset,
-        correct: choice === s.label,
-        measured_duration_ms: shownUntil - onset,
+        response: answer.choice,
+        rt: answer.time - onset,
+        correct: answer.choice === s.label,
+        // A timed stimulus was up until its mask; an unlimited one until the answer.
+        measured_duration_ms: (timed ? offset : answer.time) - onset,
       };
       root.dataset.state = 'saving';
       if (trial.feedback) {
