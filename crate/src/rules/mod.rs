@@ -13,7 +13,6 @@ mod bp;
 mod dfa;
 mod fa;
 mod feedback;
-mod forward_forward;
 mod hebbian;
 mod kp;
 mod predictive_coding;
@@ -29,7 +28,6 @@ pub use bp::Backprop;
 pub use dfa::{DirectFeedback, DirectFeedbackAlignment};
 pub use fa::FixedRandomFeedback;
 pub use feedback::{FeedbackPathway, FeedbackRule, random_feedback};
-pub use forward_forward::{ForwardForward, ForwardForwardConfig, embed_labels};
 pub use hebbian::{Hebbian, HebbianConfig};
 pub use kp::{KP_DECAY, KolenPollack};
 pub use predictive_coding::{PredictiveCoding, PredictiveCodingConfig};
@@ -62,13 +60,6 @@ pub trait LearningRule {
     /// The feedback weights (B, of W's shape) used by the last step, for the B–W angle
     /// diagnostic; `None` for rules without them.
     fn feedback_weights(&self) -> Option<FeedbackWeights> {
-        None
-    }
-
-    /// Class scores (log-softmax, `[B, 10]`) for a rule whose inference is not the network's
-    /// forward pass (forward-forward's goodness); `None`: the forward pass is the inference.
-    /// `model` is on an inference (non-autodiff) device.
-    fn classify(&self, _model: &SeedNet, _images: Tensor<4>) -> Option<Tensor<2>> {
         None
     }
 }
@@ -154,12 +145,6 @@ pub const RULES: &[RuleInfo] = &[
         name: "Predictive coding",
         summary: "Layers predict each other; errors relax for 20 steps, then each layer learns from its own error (Whittington & Bogacz 2017).",
         build: |_, _| Box::new(PredictiveCoding::new(PredictiveCodingConfig::new())),
-    },
-    RuleInfo {
-        id: "ff",
-        name: "Forward-forward",
-        summary: "No backward pass: each layer raises its activity for images with the right label embedded and lowers it for a wrong one (Hinton 2022).",
-        build: |seed, _| Box::new(ForwardForward::new(ForwardForwardConfig::new(), seed)),
     },
 ];
 
