@@ -84,6 +84,7 @@ function setRunState(state) {
   $('stop').disabled = !busy;
   $('backend-select').disabled = !ready || busy;
   for (const el of $('config-form').elements) el.disabled = busy;
+  $('neuronal_noise').disabled = busy || $('front_end').value !== 'gabor';
   $('load-weights').disabled = busy;
   $('download-results').disabled = busy || !window.lastResults;
   $('download-weights').disabled = busy || !window.hasModel;
@@ -118,6 +119,7 @@ function readConfig() {
     test_limit: TEST_LIMIT ? parseInt(TEST_LIMIT, 10) : null,
     // Alignment diagnostics every 20 batches (one extra backprop pass each).
     diagnostics_every: 20,
+    neuronal_noise: $('front_end').value === 'gabor' ? number('neuronal_noise', parseFloat, 0) : 0,
     max_loss: 1000.0,
   };
 }
@@ -322,6 +324,7 @@ function wireControls() {
   $('task').addEventListener('change', () => {
     $('train_limit').value = DEFAULT_TRAIN_LIMIT[$('task').value];
   });
+  $('front_end').addEventListener('change', () => setRunState(runState));
   $('rule').addEventListener('change', () => {
     const summaries = JSON.parse($('rule').dataset.summaries || '{}');
     $('rule-summary').textContent = summaries[$('rule').value] || '';

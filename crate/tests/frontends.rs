@@ -145,3 +145,74 @@ fn fixed_front_ends_stay_frozen_under_every_kind_of_rule() {
         }
     }
 }
+
+#[test]
+fn neuronal_noise_is_poisson_like_seeded_and_off_by_default() {
+    use microlearning::frontends::NeuronalNoise;
+    let device = Device::flex();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let data = DataSplit::load_task(&root, Task::Mnist).unwrap();
+    let x = microlearning::data::images_to_tensor(&data.test, &(0..8).collect::<Vec<_>>(), &device);
+    let model = SeedNet::with_front_end(0, FrontEndKind::Gabor, &device);
+    // Off by default: the first layer is the bank's response.
+    let clean = read(model.first_layer(x.clone()));
+    assert_eq!(
+        clean,
+        read(model.front_end.forward(&model.conv1, x.clone()))
+    );
+
+    let noisy = model.clone().with_noise(NeuronalNoise::new(0.5, 7));
+    let a = read(noisy.first_layer(x.clone()));
+    let again = read(
+        model
+            .clone()
+            .with_noise(NeuronalNoise::new(0.5, 7))
+            .first_layer(x.clone()),
+    );
+    assert_eq!(a, again, "the same seed gives the same noise");
+    let second_draw = read(noisy.first_layer(x.clone()));
+    assert_ne!(a, second_draw, "each presentation draws fresh noise");
+
+    // r + s·ε·√r: silent cells stay silent; (noisy − r)/√r is N(0, s²) with s = 0.5.
+    let mut z = Vec::new();
+    for (&r, &n) in clean.iter().zip(&a) {
+        if r == 0.0 {
+            assert_eq!(n, 0.0);
+        } else if r > 0.05 {
+            z.push(((n - r) / r.sqrt()) as f64);
+        }
+    }
+    let mean = z.iter().sum::<f64>() / z.len() as f64;
+    let var = z.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / z.len() as f64;
+    assert!(z.len() > 10_000, "{} active cells", z.len());
+    assert!(mean.abs() < 0.02, "mean {mean}");
+    assert!((var - 0.25).abs() < 0.02, "variance {var}, expected 0.25");
+}
+
+#[test]
+fn neuronal_noise_belongs_to_the_gabor_front_end_and_training_with_it_is_deterministic() {
+    let err = TrainConfig::new()
+        .with_neuronal_noise(0.5)
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gabor"), "{err}");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let full = DataSplit::load_task(&root, Task::Mnist).unwrap();
+    let losses = |noise: f64| {
+        let config = TrainConfig::new()
+            .with_front_end(FrontEndKind::Gabor)
+            .with_neuronal_noise(noise)
+            .with_train_limit(Some(256))
+            .with_test_limit(Some(100))
+            .with_diagnostics_every(0);
+        let data = Arc::new(limit_data(&full, &config));
+        let mut trainer = Trainer::new(config, data, Device::flex()).unwrap();
+        (0..3)
+            .map(|_| microlearning::block_on(trainer.train_batch()).unwrap().loss)
+            .collect::<Vec<f32>>()
+    };
+    let (a, b, quiet) = (losses(1.0), losses(1.0), losses(0.0));
+    assert_eq!(a, b, "same seed, same noise, same losses");
+    assert_ne!(a, quiet, "the noise changes training");
+}

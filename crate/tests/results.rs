@@ -53,7 +53,7 @@ fn malformed_results_are_rejected_with_a_reason() {
         ("{not json".to_string(), "not valid JSON"),
         ("{}".to_string(), "schema_version"),
         (
-            good.replace("\"schema_version\": 3", "\"schema_version\": 99"),
+            good.replace("\"schema_version\": 4", "\"schema_version\": 99"),
             "not supported",
         ),
         (
@@ -89,6 +89,10 @@ fn version_1_files_from_before_the_diagnostics_still_load() {
         .unwrap()
         .remove("diagnostics_every");
     v["config"].as_object_mut().unwrap().remove("front_end");
+    v["config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("neuronal_noise");
     v["epochs"][0]
         .as_object_mut()
         .unwrap()
@@ -98,6 +102,20 @@ fn version_1_files_from_before_the_diagnostics_still_load() {
         r.config.diagnostics_every, 0,
         "v1 runs measured no diagnostics"
     );
-    assert_eq!(r.schema_version, 3);
+    assert_eq!(r.schema_version, 4);
     assert!(r.epochs[0].diagnostics.samples.is_empty());
+}
+
+#[test]
+fn version_3_files_keep_their_front_end_and_get_no_noise() {
+    let mut v: serde_json::Value = serde_json::from_str(&sample().to_json().unwrap()).unwrap();
+    v["schema_version"] = 3.into();
+    v["config"]["front_end"] = "gabor".into();
+    v["config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("neuronal_noise");
+    let r = RunResults::from_json(&v.to_string()).unwrap();
+    assert_eq!(r.config.front_end.id(), "gabor");
+    assert_eq!(r.config.neuronal_noise, 0.0);
 }

@@ -64,6 +64,9 @@ pub struct TrainArgs {
     /// Measure the gradient-alignment diagnostics every N batches (0 = never).
     #[arg(long, default_value_t = 20)]
     pub diagnostics_every: usize,
+    /// VOneNet's neuronal noise after the Gabor cells, r + s·N(0,1)·√r (gabor front end only).
+    #[arg(long, default_value_t = 0.0)]
+    pub neuronal_noise: f64,
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
@@ -97,6 +100,7 @@ impl TrainArgs {
             .with_train_limit(self.train_limit)
             .with_test_limit(self.test_limit)
             .with_diagnostics_every(self.diagnostics_every)
+            .with_neuronal_noise(self.neuronal_noise)
     }
 }
 

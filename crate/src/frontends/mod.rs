@@ -2,7 +2,8 @@
 //! `[B, 32, 26, 26]` output, so conv2 onward, and every learning rule, are unchanged.
 //!
 //! - `learned`: the seed's conv1 (32@3×3), trained by the chosen rule.
-//! - `gabor`: a fixed V1-like bank of simple and complex cells (`gabor.rs`).
+//! - `gabor`: a fixed V1-like bank of simple and complex cells (`gabor.rs`), optionally with
+//!   VOneNet's Poisson-like "neuronal" noise after it (`noise.rs`).
 //! - `dog`: a fixed retina-like bank of ON/OFF difference-of-Gaussians cells (`dog.rs`).
 //! - `random`: conv1 drawn like the learned layer's initialisation, never trained.
 //!
@@ -12,6 +13,7 @@
 
 mod dog;
 mod gabor;
+mod noise;
 
 use burn::module::Param;
 use burn::nn::PaddingConfig2d;
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use dog::dog_bank;
 pub use gabor::{GABOR_COMPLEX, GABOR_SIMPLE, GaborCell, gabor_bank};
+pub use noise::NeuronalNoise;
 
 /// Output channels of every front end (the seed's conv1).
 pub const FRONT_END_CHANNELS: usize = 32;

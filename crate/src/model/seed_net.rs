@@ -11,7 +11,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
 use super::feedback::{FeedbackWeights, conv_with_feedback, linear_with_feedback};
-use crate::frontends::FrontEndKind;
+use crate::frontends::{FrontEndKind, NeuronalNoise};
 use crate::rng::LabRng;
 
 pub const CONV1_CHANNELS: usize = 32;
@@ -32,6 +32,10 @@ pub struct SeedNet {
     /// Which first layer this network has (`frontends`); not saved in weight files.
     #[module(skip)]
     pub front_end: FrontEndKind,
+    /// Optional neuronal noise after the first layer (Gabor front end); off by default and
+    /// not saved in weight files.
+    #[module(skip)]
+    pub noise: NeuronalNoise,
 }
 
 /// Every layer's output for one batch, for rules and analyses that look inside the network.
@@ -96,15 +100,28 @@ impl SeedNet {
         Self {
             conv1: front_end.build_conv(learned, device),
             front_end,
+            noise: NeuronalNoise::default(),
             conv2: conv_layer(&mut rng, CONV1_CHANNELS, CONV2_CHANNELS, device),
             fc1: linear_layer(&mut rng, FLAT_FEATURES, HIDDEN, device),
             fc2: linear_layer(&mut rng, HIDDEN, CLASSES, device),
         }
     }
 
+    /// The first layer's output: the front end's convolution and nonlinearity, then the
+    /// neuronal noise if it is on. `[B, 1, 28, 28]` → `[B, 32, 26, 26]`.
+    pub fn first_layer(&self, x: Tensor<4>) -> Tensor<4> {
+        self.noise.apply(self.front_end.forward(&self.conv1, x))
+    }
+
+    /// The same network with `noise` after its first layer.
+    pub fn with_noise(mut self, noise: NeuronalNoise) -> Self {
+        self.noise = noise;
+        self
+    }
+
     /// Every layer's activations for a normalised input batch.
     pub fn activations(&self, x: Tensor<4>) -> Activations {
-        let conv1 = self.front_end.forward(&self.conv1, x); // [B, 1, 28, 28] → [B, 32, 26, 26]
+        let conv1 = self.first_layer(x); // [B, 1, 28, 28] → [B, 32, 26, 26]
         let conv2 = relu(self.conv2.forward(conv1.clone())); // → [B, 64, 24, 24]
         let pooled = max_pool2d(conv2.clone(), MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
         let pool = pooled.flatten::<2>(1, 3); // → [B, 9216]
@@ -127,7 +144,7 @@ impl SeedNet {
     /// Class logits whose backward pass carries the error through `feedback` (see
     /// `model::feedback`). The forward values are the same as `logits`.
     pub fn logits_with_feedback(&self, x: Tensor<4>, feedback: &FeedbackWeights) -> Tensor<2> {
-        let x = self.front_end.forward(&self.conv1, x); // [B, 1, 28, 28] → [B, 32, 26, 26]
+        let x = self.first_layer(x); // [B, 1, 28, 28] → [B, 32, 26, 26]
         let x = relu(conv_with_feedback(&self.conv2, x, feedback.conv2.as_ref())); // → [B, 64, 24, 24]
         let x = max_pool2d(x, MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
         let x = x.flatten::<2>(1, 3); // → [B, 9216]

@@ -91,6 +91,7 @@ async fn copy_linear(layer: &burn::nn::Linear, device: &Device) -> Result<burn::
 pub async fn copy_to_device(model: &SeedNet, device: &Device) -> Result<SeedNet> {
     Ok(SeedNet {
         front_end: model.front_end,
+        noise: model.noise.clone(),
         conv1: copy_conv(&model.conv1, device).await?,
         conv2: copy_conv(&model.conv2, device).await?,
         fc1: copy_linear(&model.fc1, device).await?,

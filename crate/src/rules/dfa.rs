@@ -78,7 +78,7 @@ impl LearningRule for DirectFeedbackAlignment {
         let batch = images.dims()[0];
         // A fixed front end has no weights to train: its output is just conv2's input.
         let (a1, z1) = if model.front_end.is_frozen() {
-            (model.front_end.forward(&model.conv1, images).detach(), None) // [B, 32, 26, 26]
+            (model.first_layer(images).detach(), None) // [B, 32, 26, 26]
         } else {
             let z1 = model.conv1.forward(images); // [B, 1, 28, 28] → [B, 32, 26, 26]
             (relu(z1.clone()).detach(), Some(z1))

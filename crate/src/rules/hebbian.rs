@@ -90,10 +90,7 @@ impl LearningRule for Hebbian {
 
     fn step(&mut self, model: &SeedNet, images: Tensor<4>, labels: Tensor<1, Int>) -> RuleStep {
         let t = self.config.temperature;
-        let a1 = model
-            .front_end
-            .forward(&model.conv1, images.clone())
-            .detach(); // [B, 32, 26, 26]
+        let a1 = model.first_layer(images.clone()).detach(); // [B, 32, 26, 26]
         let a2 = relu(model.conv2.forward(a1.clone())).detach(); // [B, 64, 24, 24]
         let pool = max_pool2d(a2, MaxPoolOptions::new([2, 2]))
             .flatten::<2>(1, 3)

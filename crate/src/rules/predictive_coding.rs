@@ -55,7 +55,7 @@ impl PredictiveCoding {
 
 /// Layer `l` (1-based as in the equations) applied to its input.
 fn layer_1(model: &SeedNet, x: Tensor<4>) -> Tensor<4> {
-    model.front_end.forward(&model.conv1, x) // [B, 1, 28, 28] → [B, 32, 26, 26]
+    model.first_layer(x) // [B, 1, 28, 28] → [B, 32, 26, 26]
 }
 fn layer_2(model: &SeedNet, x: Tensor<4>) -> Tensor<4> {
     relu(model.conv2.forward(x)) // [B, 32, 26, 26] → [B, 64, 24, 24]

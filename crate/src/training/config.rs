@@ -59,6 +59,10 @@ pub struct TrainConfig {
     /// measurement costs one extra backprop pass on that batch.
     #[config(default = 20)]
     pub diagnostics_every: usize,
+    /// Scale s of VOneNet's "neuronal" noise after the Gabor bank, r + s·N(0,1)·√r (see
+    /// `frontends/noise.rs`); 0 = off. Only for the `gabor` front end.
+    #[config(default = 0.0)]
+    pub neuronal_noise: f64,
     /// A batch loss above this (or NaN/∞) stops the run as diverged.
     #[config(default = 1e3)]
     pub max_loss: f32,
@@ -88,6 +92,18 @@ impl TrainConfig {
         }
         if self.train_limit == Some(0) || self.test_limit == Some(0) {
             return bad("train/test limits must be at least 1".into());
+        }
+        if !(self.neuronal_noise.is_finite() && (0.0..=10.0).contains(&self.neuronal_noise)) {
+            return bad(format!(
+                "neuronal noise must be in [0, 10], got {}",
+                self.neuronal_noise
+            ));
+        }
+        if self.neuronal_noise > 0.0 && self.front_end != FrontEndKind::Gabor {
+            return bad(format!(
+                "neuronal noise belongs to the gabor front end, not {}",
+                self.front_end.id()
+            ));
         }
         if !(self.max_loss.is_finite() && self.max_loss > 0.0) {
             return bad(format!("max loss must be > 0, got {}", self.max_loss));

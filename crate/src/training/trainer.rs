@@ -13,6 +13,7 @@ use super::evaluation::{ConfusionMatrix, Evaluation, evaluate, read_f32};
 use super::optimizer::build_optimizer;
 use crate::data::{DataSplit, ImageSet, images_to_tensor, labels_to_tensor};
 use crate::error::{LabError, Result};
+use crate::frontends::NeuronalNoise;
 use crate::model::SeedNet;
 use crate::rng::LabRng;
 use crate::rules::{Backprop, LearningRule, build_rule};
@@ -106,6 +107,10 @@ impl Trainer {
         // The model must have been built on this autodiff device (`SeedNet::init` or
         // `load_weights` with `device.autodiff()`): burn cannot re-track moved parameters.
         let device = device.autodiff();
+        let model = model.with_noise(NeuronalNoise::new(
+            config.neuronal_noise as f32,
+            config.seed,
+        ));
         let rule = build_rule(&config.rule, config.seed, &model)?;
         let mut trainer = Self {
             optimizer: build_optimizer(&config),

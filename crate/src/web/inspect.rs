@@ -37,7 +37,7 @@ impl WebLab {
                 )));
             }
             let x = images_to_tensor(&test, &[index], &device.inner()); // [1, 1, 28, 28]
-            let maps = model.front_end.forward(&model.conv1, x); // [1, 32, 26, 26]
+            let maps = model.first_layer(x); // [1, 32, 26, 26]
             let [_, channels, size, _] = maps.dims();
             let values = read_f32(maps).await.map_err(js_error)?;
             let json = serde_json::json!({
