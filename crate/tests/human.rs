@@ -384,3 +384,21 @@ fn a_model_answers_the_exact_stimuli() {
         .is_err()
     );
 }
+
+#[test]
+fn one_participant_gets_no_confidence_interval_and_big_seeds_are_refused() {
+    let h1 = session("solo", 3, |l| if l == 1 { 7 } else { l });
+    let report = compare(&h1);
+    let acc = report.human_accuracy.unwrap();
+    assert_eq!((acc.n, acc.low, acc.high), (1, None, None));
+    assert!(
+        report.human_human_kappa.is_none(),
+        "one participant has no pair"
+    );
+    let mut bad = h1.clone();
+    bad[0].noise_seed = 1 << 60;
+    let err = parse_file("big.csv", &to_csv(&bad).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("noise_seed") && err.contains("2^53"), "{err}");
+}

@@ -10,7 +10,13 @@ import { downloadText } from '../files.js';
 
 const $ = (id) => document.getElementById(id);
 const pct = (x) => (x === null || x === undefined ? '–' : (100 * x).toFixed(1));
-const ci = (e, scale = 1, digits = 2) => (e ? `${(scale * e.mean).toFixed(digits)} [${(scale * e.low).toFixed(digits)}, ${(scale * e.high).toFixed(digits)}]` : '–');
+const ci = (e, scale = 1, digits = 2) => {
+  if (!e) return '–';
+  const mean = (scale * e.mean).toFixed(digits);
+  // With fewer than two participants (three for pairs) there is no interval to give.
+  if (e.low === null || e.high === null) return `${mean} (n = ${e.n}, no CI)`;
+  return `${mean} [${(scale * e.low).toFixed(digits)}, ${(scale * e.high).toFixed(digits)}]`;
+};
 
 export class ComparisonView {
   /** @param opts {{request, ToWorker, localTrials: () => Promise<TrialRecord[]>, classNames: (task) => string[]}} */
@@ -63,6 +69,7 @@ export class ComparisonView {
   }
 
   async summarise() {
+    this.trials = null; // the group may have changed since the last comparison
     const trials = await this.groupTrials();
     const sessions = new Set(trials.map((t) => t.session_id));
     $('group-summary').textContent = trials.length

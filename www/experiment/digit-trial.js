@@ -155,12 +155,25 @@ export class DigitTrialPlugin {
         context.putImageData(stimulusImage, 0, 0);
       }
       const wait = trial.feedback ? new Promise((r) => setTimeout(r, FEEDBACK_MS)) : Promise.resolve();
-      try {
-        await Promise.all([trial.save(data), wait]);
-      } catch (err) {
-        root.querySelector('.trial-feedback').textContent = `Could not save this trial: ${err.message}`;
-        throw err;
-      }
+      // The trial only ends once it is saved; if saving fails, say so and offer to try again.
+      const save = async () => {
+        try {
+          await trial.save(data);
+          return true;
+        } catch (err) {
+          const box = root.querySelector('.trial-feedback');
+          box.textContent = `This answer could not be saved (${err.message}). `;
+          const retry = document.createElement('button');
+          retry.type = 'button';
+          retry.textContent = 'Try again';
+          box.append(retry);
+          await new Promise((resolve) => retry.addEventListener('click', resolve, { once: true }));
+          box.textContent = '';
+          return false;
+        }
+      };
+      await wait;
+      while (!(await save()));
       display.innerHTML = '';
       this.jsPsych.finishTrial(data);
     };

@@ -11,16 +11,20 @@ export const TRIAL_COLUMNS = [
 
 export const SESSION_FILE_FORMAT = 'microlearning-human-session/1';
 
-function cell(value) {
+// Timings are rounded to µs; every other number is written exactly (String(x) is the shortest
+// text that reads back as the same double), so σ and seeds rebuild the very same stimulus.
+const TIMING_COLUMNS = new Set(['rt', 'time_elapsed', 'measured_duration_ms']);
+
+function cell(value, column) {
   if (value === null || value === undefined) return '';
-  const text = typeof value === 'number' && !Number.isInteger(value) ? String(Math.round(value * 1000) / 1000) : String(value);
+  const text = TIMING_COLUMNS.has(column) && typeof value === 'number' ? String(Math.round(value * 1000) / 1000) : String(value);
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /** Trial rows as CSV text, with a header. */
 export function trialsToCsv(rows) {
   const lines = [TRIAL_COLUMNS.join(',')];
-  for (const row of rows) lines.push(TRIAL_COLUMNS.map((c) => cell(row[c])).join(','));
+  for (const row of rows) lines.push(TRIAL_COLUMNS.map((c) => cell(row[c], c)).join(','));
   return `${lines.join('\n')}\n`;
 }
 

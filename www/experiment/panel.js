@@ -78,8 +78,8 @@ export class ExperimentPanel {
   async onReady() {
     await this.init();
     this.workerReady = true;
-    $('exp-start').disabled = !this.store;
-    if (!this.store || this.runner.current) return;
+    $('exp-start').disabled = !this.store || this.busy();
+    if (!this.store || this.busy()) return;
     const session = await this.store.unfinishedSession();
     if (session && !this.resumedOnce) {
       this.resumedOnce = true;
@@ -138,13 +138,24 @@ export class ExperimentPanel {
     this.launch(() => this.runner.start(settings.participant, settings.design));
   }
 
+  /** True from the moment a session is being started or resumed until it ends. */
+  busy() {
+    return this.launching || !!this.runner?.current;
+  }
+
+  /** Runs one session at a time: a second start or resume while one runs is ignored. */
   launch(run) {
+    if (this.busy()) return;
+    this.launching = true;
     $('exp-start').disabled = true;
+    $('exp-resume').hidden = true;
     run().catch((err) => {
       $('experiment-stage').hidden = true;
       document.body.classList.remove('experiment-running');
       this.runner.current = null;
       this.showMessage(`The experiment could not run: ${err.message}. Every finished trial is saved.`);
+    }).finally(() => {
+      this.launching = false;
       this.refresh();
     });
   }
@@ -165,8 +176,8 @@ export class ExperimentPanel {
         <button type="button" data-action="delete" class="secondary">Delete</button></td></tr>`).join('')}`;
     }
     const unfinished = sessions.find((s) => s.status === 'running');
-    $('exp-resume').hidden = !unfinished || !!this.runner.current;
-    $('exp-start').disabled = !!this.runner.current || !this.workerReady;
+    $('exp-resume').hidden = !unfinished || this.busy();
+    $('exp-start').disabled = this.busy() || !this.workerReady;
     this.onSessionsChanged();
   }
 

@@ -78,7 +78,8 @@ export class ExperimentStore {
 
   /** Saves one trial and resolves once it is committed. */
   async saveTrial(row) {
-    const tx = this.db.transaction('trials', 'readwrite');
+    // Strict durability: the commit waits for the disk, not only for the OS cache.
+    const tx = this.db.transaction('trials', 'readwrite', { durability: 'strict' });
     tx.objectStore('trials').put(row);
     await committed(tx);
   }

@@ -74,6 +74,22 @@ pub fn run_human_compare(args: &HumanCompareArgs) -> Result<()> {
             "no human trials were imported: give the page's exported .csv or .json files".into(),
         ));
     }
+    let tasks: std::collections::BTreeSet<&str> = humans.iter().map(|t| t.task.as_str()).collect();
+    if tasks.len() > 1 {
+        return Err(LabError::Config(format!(
+            "the human files mix data sets ({}); compare one data set at a time",
+            tasks.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for path in &runs {
+        if !names.insert(run_name(path)) {
+            return Err(LabError::Config(format!(
+                "two runs are both called \"{}\" (the file name names a model): rename one",
+                run_name(path)
+            )));
+        }
+    }
     let mut all = group.trials().to_vec();
     let mut split: Option<(crate::data::Task, DataSplit)> = None;
     for path in &runs {
@@ -90,7 +106,10 @@ pub fn run_human_compare(args: &HumanCompareArgs) -> Result<()> {
         let who = ModelIdentity {
             name: run_name(path),
             rule: Some(results.config.rule.clone()),
-            front_end: Some(results.config.front_end.id().to_string()),
+            front_end: Some(match results.config.neuronal_noise {
+                s if s > 0.0 => format!("{} + noise {s}", results.config.front_end.id()),
+                _ => results.config.front_end.id().to_string(),
+            }),
         };
         let templates: Vec<_> = humans
             .iter()

@@ -6,6 +6,7 @@ use std::path::Path;
 use burn::tensor::Device;
 
 use crate::error::{LabError, Result};
+use crate::frontends::NeuronalNoise;
 use crate::model::{SeedNet, load_weights};
 use crate::results::RunResults;
 
@@ -23,6 +24,8 @@ pub fn load_trained_run(path: &Path, device: &Device) -> Result<(RunResults, See
         .map_err(|e| LabError::Results(format!("{}: {e}", path.display())))?;
     let weights = path.with_extension("bpk");
     let bytes = std::fs::read(&weights).map_err(|e| LabError::io(&weights, e))?;
-    let model = load_weights(&bytes, results.config.front_end, device)?;
+    // The neuronal noise is a setting of the run, not a weight: put it back as trained.
+    let noise = NeuronalNoise::new(results.config.neuronal_noise as f32, results.config.seed);
+    let model = load_weights(&bytes, results.config.front_end, device)?.with_noise(noise);
     Ok((results, model))
 }

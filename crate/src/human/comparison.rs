@@ -32,12 +32,13 @@ const BOOTSTRAP_SEED: u64 = 2020;
 /// Pairs of observers sharing fewer test trials than this get no κ (too noisy to mean much).
 pub const MIN_COMMON_TRIALS: usize = 10;
 
-/// A mean with its bootstrap 95% percentile interval over `n` participants (or pairs' members).
+/// A mean with its bootstrap 95% percentile interval over the `n` participants that
+/// contributed. With fewer than two there is nothing to resample: `low` and `high` are `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Estimate {
     pub mean: f64,
-    pub low: f64,
-    pub high: f64,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
     pub n: usize,
 }
 
@@ -122,11 +123,9 @@ fn bootstrap(n: usize, point: f64, mut f: impl FnMut(&[usize]) -> Option<f64>) -
     }
     values.sort_by(f64::total_cmp);
     let pick = |q: f64| {
-        if values.is_empty() {
-            point
-        } else {
+        (n >= 2 && !values.is_empty()).then(|| {
             values[((q * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)]
-        }
+        })
     };
     Estimate {
         mean: point,
@@ -330,8 +329,24 @@ pub fn compare(trials: &[TrialRecord]) -> HumanComparison {
         }
         mean(values)
     };
-    let all: Vec<usize> = (0..n).collect();
-    let human_human_kappa = mean_pairs(&all).map(|point| bootstrap(n, point, |s| mean_pairs(s)));
+    // Only participants who share enough stimuli with someone contribute (and are resampled).
+    let contributing: Vec<usize> = (0..n)
+        .filter(|&i| (0..n).any(|j| pair[i][j].is_some()))
+        .collect();
+    let human_human_kappa = mean_pairs(&contributing)
+        .map(|point| {
+            bootstrap(contributing.len(), point, |s| {
+                let members: Vec<usize> = s.iter().map(|&k| contributing[k]).collect();
+                mean_pairs(&members)
+            })
+        })
+        // Two participants make one pair: resampling them says nothing about the spread.
+        .map(|mut e| {
+            if e.n < 3 {
+                (e.low, e.high) = (None, None);
+            }
+            e
+        });
 
     let mut ranking: Vec<ModelRow> = models
         .iter()
@@ -384,12 +399,18 @@ pub fn compare(trials: &[TrialRecord]) -> HumanComparison {
 pub fn format_report(c: &HumanComparison) -> String {
     let pct = |x: f64| format!("{:.1}", 100.0 * x);
     let est = |e: &Option<Estimate>, scale: f64| match e {
-        Some(e) => format!(
+        Some(Estimate {
+            mean,
+            low: Some(low),
+            high: Some(high),
+            ..
+        }) => format!(
             "{:.2} [{:.2}, {:.2}]",
-            scale * e.mean,
-            scale * e.low,
-            scale * e.high
+            scale * mean,
+            scale * low,
+            scale * high
         ),
+        Some(e) => format!("{:.2} (n = {}, no CI)", scale * e.mean, e.n),
         None => "–".into(),
     };
     let mut out = format!(

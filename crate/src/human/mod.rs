@@ -22,7 +22,7 @@ pub use consistency::{ErrorConsistency, error_consistency};
 pub use observers::{ModelIdentity, model_trials, templates_from_list};
 pub use records::{
     Condition, GroupData, ImportOutcome, ObserverKind, SESSION_FILE_FORMAT, SessionFile,
-    StimulusKey, TrialRecord, parse_file, to_csv,
+    StimulusKey, TrialRecord, check_trials, parse_file, to_csv,
 };
 pub use stimuli::{
     MAX_SEED, Phase, Stimulus, StimulusDesign, StimulusList, build_list, render, render_list,

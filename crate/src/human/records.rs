@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::HumanDataError;
-use super::stimuli::Phase;
+use super::stimuli::{MAX_SEED, Phase};
 use crate::data::NUM_CLASSES;
 
 /// Who answered.
@@ -69,8 +69,9 @@ impl TrialRecord {
         StimulusKey {
             task: self.task.clone(),
             test_index: self.test_index,
-            noise_millis: (self.noise_sigma * 1000.0).round() as i64,
+            noise_bits: self.noise_sigma.to_bits(),
             noise_seed: self.noise_seed,
+            duration_bits: self.requested_duration_ms.map(f64::to_bits),
         }
     }
 
@@ -82,7 +83,8 @@ impl TrialRecord {
         }
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Every field in range (classes 0–9, σ in [0, 1], seeds a browser keeps exactly, …).
+    pub fn check(&self) -> Result<(), String> {
         if self.session_id.trim().is_empty() {
             return Err("empty session_id".into());
         }
@@ -104,6 +106,16 @@ impl TrialRecord {
                 self.noise_sigma
             ));
         }
+        for (name, seed) in [
+            ("list_seed", self.list_seed),
+            ("noise_seed", self.noise_seed),
+        ] {
+            if seed > MAX_SEED {
+                return Err(format!(
+                    "{name} {seed} is above 2^53 − 1, which no exported file holds"
+                ));
+            }
+        }
         for (name, v) in [
             ("rt", self.rt),
             ("measured_duration_ms", self.measured_duration_ms),
@@ -119,13 +131,15 @@ impl TrialRecord {
     }
 }
 
-/// See [`TrialRecord::stimulus_key`]. σ is kept in thousandths so keys compare exactly.
+/// See [`TrialRecord::stimulus_key`]: the image (test index, exact σ, noise seed) and the
+/// requested duration. Floats are compared by their bits, so keys compare exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StimulusKey {
     pub task: String,
     pub test_index: usize,
-    pub noise_millis: i64,
+    pub noise_bits: u64,
     pub noise_seed: u64,
+    pub duration_bits: Option<u64>,
 }
 
 /// A degradation condition.
@@ -208,6 +222,17 @@ pub fn parse_file(name: &str, text: &str) -> Result<Vec<TrialRecord>, HumanDataE
         }
     }
     Ok(trials)
+}
+
+/// Checks every trial of a table built elsewhere (e.g. sent by the page) like an import does.
+pub fn check_trials(trials: &[TrialRecord]) -> Result<(), HumanDataError> {
+    for (row, t) in trials.iter().enumerate() {
+        t.check().map_err(|reason| HumanDataError::Malformed {
+            file: "trial table".into(),
+            reason: format!("trial {}: {reason}", row + 1),
+        })?;
+    }
+    Ok(())
 }
 
 fn parse_csv(text: &str) -> Result<Vec<TrialRecord>, String> {

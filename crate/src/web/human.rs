@@ -9,8 +9,8 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::session::{BusyGuard, WebLab, current_device, js_error};
 use crate::human::{
-    ModelIdentity, StimulusDesign, StimulusList, TrialRecord, build_list, compare, model_trials,
-    parse_file, render_list,
+    ModelIdentity, StimulusDesign, StimulusList, TrialRecord, build_list, check_trials, compare,
+    model_trials, parse_file, render_list,
 };
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsValue> {
@@ -97,6 +97,7 @@ impl WebLab {
     pub fn compare_humans(trials_json: &str) -> Result<String, JsValue> {
         let trials: Vec<TrialRecord> =
             serde_json::from_str(trials_json).map_err(|e| js_error(format!("trials: {e}")))?;
+        check_trials(&trials).map_err(js_error)?;
         to_json(&compare(&trials))
     }
 }
