@@ -146,6 +146,7 @@ const handlers = {
     const select = $('rule');
     select.replaceChildren(...msg.rules.map((r) => new Option(`${r.name} (${r.id})`, r.id)));
     select.dataset.summaries = JSON.stringify(Object.fromEntries(msg.rules.map((r) => [r.id, r.summary])));
+    select.dataset.learningRates = JSON.stringify(Object.fromEntries(msg.rules.map((r) => [r.id, r.learning_rate])));
     select.dispatchEvent(new Event('change'));
     $('front_end').replaceChildren(...msg.frontEnds.map((f) => {
       const option = new Option(f.name, f.id);
@@ -328,6 +329,10 @@ function wireControls() {
   $('rule').addEventListener('change', () => {
     const summaries = JSON.parse($('rule').dataset.summaries || '{}');
     $('rule-summary').textContent = summaries[$('rule').value] || '';
+    // Each rule comes with the learning rate it is known to train at (forward-forward needs a
+    // smaller one); the user can still change it before starting.
+    const rate = JSON.parse($('rule').dataset.learningRates || '{}')[$('rule').value];
+    if (rate) $('learning_rate').value = String(rate);
   });
   $('start').addEventListener('click', () => {
     let config;

@@ -16,7 +16,7 @@ use crate::error::{LabError, Result};
 use crate::frontends::{FRONT_ENDS, FrontEndKind};
 use crate::model::weights_to_bytes;
 use crate::results::RunResults;
-use crate::rules::RULES;
+use crate::rules::{RULES, rule_info};
 use crate::training::{LAYERS, OptimizerKind, TrainConfig, limit_data};
 
 /// Arguments of `microlearning grid`.
@@ -38,8 +38,9 @@ pub struct GridArgs {
     pub epochs: usize,
     #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
     pub optimizer: OptimizerKind,
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
+    /// Learning rate [default: the rule's own: 1e-3, or 2e-4 for ff].
+    #[arg(long)]
+    pub lr: Option<f64>,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Train on a class-balanced subset of N training images (per task).
@@ -138,9 +139,7 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
         return Err(LabError::Config("the grid is empty".into()));
     }
     for rule in &rules {
-        if !RULES.iter().any(|r| r.id == rule) {
-            return Err(LabError::Config(format!("unknown learning rule '{rule}'")));
-        }
+        rule_info(rule)?;
     }
     let front_ends: Vec<FrontEndKind> = if args.front_ends == "all" {
         FRONT_ENDS.iter().map(|f| f.kind).collect()
@@ -169,7 +168,10 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
                         .with_rule(rule.clone())
                         .with_front_end(*front_end)
                         .with_optimizer(args.optimizer)
-                        .with_learning_rate(args.lr)
+                        .with_learning_rate(match args.lr {
+                            Some(lr) => lr,
+                            None => rule_info(rule)?.learning_rate,
+                        })
                         .with_batch_size(args.batch_size)
                         .with_epochs(args.epochs)
                         .with_seed(seed)

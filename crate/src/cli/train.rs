@@ -14,6 +14,7 @@ use crate::error::{LabError, Result};
 use crate::frontends::FrontEndKind;
 use crate::model::weights_to_bytes;
 use crate::results::{DataInfo, RunResults};
+use crate::rules::rule_info;
 use crate::training::{OptimizerKind, TrainConfig, Trainer, limit_data};
 
 /// Arguments of `microlearning train`.
@@ -22,7 +23,7 @@ pub struct TrainArgs {
     /// Data set: mnist (MNIST-10k) or fashion (Fashion-MNIST).
     #[arg(long, default_value = "mnist", value_parser = parse_task)]
     pub task: Task,
-    /// Learning rule: bp, fa, dfa, usf, brsf, frsf or kp.
+    /// Learning rule: bp, fa, dfa, usf, brsf, frsf, kp, hebbian, pc or ff.
     #[arg(long, default_value = "bp")]
     pub rule: String,
     /// First layer: learned, gabor, dog or random.
@@ -31,8 +32,9 @@ pub struct TrainArgs {
     /// Optimizer: adam or sgd (with momentum).
     #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
     pub optimizer: OptimizerKind,
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
+    /// Learning rate [default: the rule's own: 1e-3, or 2e-4 for ff].
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
@@ -86,13 +88,17 @@ pub(crate) fn parse_optimizer(s: &str) -> std::result::Result<OptimizerKind, Str
 }
 
 impl TrainArgs {
-    fn config(&self) -> TrainConfig {
-        TrainConfig::new()
+    fn config(&self) -> Result<TrainConfig> {
+        let learning_rate = match self.lr {
+            Some(lr) => lr,
+            None => rule_info(&self.rule)?.learning_rate,
+        };
+        Ok(TrainConfig::new()
             .with_task(self.task)
             .with_rule(self.rule.clone())
             .with_front_end(self.front_end)
             .with_optimizer(self.optimizer)
-            .with_learning_rate(self.lr)
+            .with_learning_rate(learning_rate)
             .with_momentum(self.momentum)
             .with_batch_size(self.batch_size)
             .with_epochs(self.epochs)
@@ -100,13 +106,13 @@ impl TrainArgs {
             .with_train_limit(self.train_limit)
             .with_test_limit(self.test_limit)
             .with_diagnostics_every(self.diagnostics_every)
-            .with_neuronal_noise(self.neuronal_noise)
+            .with_neuronal_noise(self.neuronal_noise))
     }
 }
 
 /// Runs `microlearning train`. Returns the results, already written where `--out` asked.
 pub fn run_train(args: &TrainArgs) -> Result<RunResults> {
-    let config = args.config();
+    let config = args.config()?;
     config.validate()?;
     let dir = args
         .data_dir

@@ -13,6 +13,7 @@ mod bp;
 mod dfa;
 mod fa;
 mod feedback;
+mod forward_forward;
 mod hebbian;
 mod kp;
 mod predictive_coding;
@@ -28,6 +29,7 @@ pub use bp::Backprop;
 pub use dfa::{DirectFeedback, DirectFeedbackAlignment};
 pub use fa::FixedRandomFeedback;
 pub use feedback::{FeedbackPathway, FeedbackRule, random_feedback};
+pub use forward_forward::{ForwardForward, ForwardForwardConfig, embed_labels};
 pub use hebbian::{Hebbian, HebbianConfig};
 pub use kp::{KP_DECAY, KolenPollack};
 pub use predictive_coding::{PredictiveCoding, PredictiveCodingConfig};
@@ -62,6 +64,13 @@ pub trait LearningRule {
     fn feedback_weights(&self) -> Option<FeedbackWeights> {
         None
     }
+
+    /// Class scores (log-softmax, `[B, 10]`) for a rule whose inference is not the network's
+    /// forward pass (forward-forward's goodness); `None`: the forward pass is the inference.
+    /// `model` is on an inference (non-autodiff) device.
+    fn classify(&self, _model: &SeedNet, _images: Tensor<4>) -> Option<Tensor<2>> {
+        None
+    }
 }
 
 /// A rule's registry entry.
@@ -69,6 +78,10 @@ pub struct RuleInfo {
     pub id: &'static str,
     pub name: &'static str,
     pub summary: &'static str,
+    /// The Adam learning rate this rule is run with unless the user picks another. 1e-3 (the
+    /// lab core's setting) for every rule that tolerates it; forward-forward's layer-local
+    /// goodness collapses to chance at 1e-3 and 5e-4 on MNIST-10k, so it gets 2e-4.
+    pub learning_rate: f64,
     build: fn(seed: u64, model: &SeedNet) -> Box<dyn LearningRule>,
 }
 
@@ -78,24 +91,28 @@ pub const RULES: &[RuleInfo] = &[
         id: "bp",
         name: "Backpropagation",
         summary: "Exact gradients by reverse-mode autodiff: the baseline.",
+        learning_rate: 1e-3,
         build: |_, _| Box::new(Backprop),
     },
     RuleInfo {
         id: "fa",
         name: "Feedback alignment",
         summary: "The error travels back through fixed random weights (Lillicrap et al. 2016).",
+        learning_rate: 1e-3,
         build: |seed, model| Box::new(FeedbackRule::new(FixedRandomFeedback::new(seed, model))),
     },
     RuleInfo {
         id: "dfa",
         name: "Direct feedback alignment",
         summary: "The output error reaches every hidden layer directly through fixed random matrices (Nøkland 2016).",
+        learning_rate: 1e-3,
         build: |seed, model| Box::new(DirectFeedbackAlignment::new(seed, model)),
     },
     RuleInfo {
         id: "usf",
         name: "Sign symmetry (uniform)",
         summary: "Feedback through sign(W), scaled to W's RMS (Liao et al. 2016).",
+        learning_rate: 1e-3,
         build: |seed, model| {
             Box::new(FeedbackRule::new(SignSymmetry::new(
                 SignVariant::Uniform,
@@ -108,6 +125,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "brsf",
         name: "Sign symmetry (batchwise random magnitudes)",
         summary: "Feedback through |M|∘sign(W), M redrawn every batch.",
+        learning_rate: 1e-3,
         build: |seed, model| {
             Box::new(FeedbackRule::new(SignSymmetry::new(
                 SignVariant::BatchwiseRandom,
@@ -120,6 +138,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "frsf",
         name: "Sign symmetry (fixed random magnitudes)",
         summary: "Feedback through |M|∘sign(W), M drawn once.",
+        learning_rate: 1e-3,
         build: |seed, model| {
             Box::new(FeedbackRule::new(SignSymmetry::new(
                 SignVariant::FixedRandom,
@@ -132,35 +151,46 @@ pub const RULES: &[RuleInfo] = &[
         id: "kp",
         name: "Kolen-Pollack",
         summary: "Feedback weights get W's updates and decay, so they converge to W (Akrout et al. 2019).",
+        learning_rate: 1e-3,
         build: |seed, model| Box::new(FeedbackRule::new(KolenPollack::new(seed, model))),
     },
     RuleInfo {
         id: "hebbian",
         name: "Hebbian (SoftHebb)",
         summary: "Hidden layers learn without labels by soft winner-take-all Hebbian plasticity; only the readout sees labels (Journé et al. 2022).",
+        learning_rate: 1e-3,
         build: |_, _| Box::new(Hebbian::new(HebbianConfig::new())),
     },
     RuleInfo {
         id: "pc",
         name: "Predictive coding",
         summary: "Layers predict each other; errors relax for 20 steps, then each layer learns from its own error (Whittington & Bogacz 2017).",
+        learning_rate: 1e-3,
         build: |_, _| Box::new(PredictiveCoding::new(PredictiveCodingConfig::new())),
+    },
+    RuleInfo {
+        id: "ff",
+        name: "Forward-forward",
+        summary: "No backward pass: each layer raises its activity for images with the right label embedded and lowers it for a wrong one (Hinton 2022).",
+        learning_rate: 2e-4,
+        build: |seed, _| Box::new(ForwardForward::new(ForwardForwardConfig::new(), seed)),
     },
 ];
 
+/// The registry entry of the rule named `id`, or a config error listing the known ids.
+pub fn rule_info(id: &str) -> Result<&'static RuleInfo> {
+    RULES.iter().find(|r| r.id == id).ok_or_else(|| {
+        let known: Vec<_> = RULES.iter().map(|r| r.id).collect();
+        LabError::Config(format!(
+            "unknown learning rule '{id}' (known: {})",
+            known.join(", ")
+        ))
+    })
+}
+
 /// Builds the rule named `id` for `model`, seeding any random state it draws from `seed`.
 pub fn build_rule(id: &str, seed: u64, model: &SeedNet) -> Result<Box<dyn LearningRule>> {
-    RULES
-        .iter()
-        .find(|r| r.id == id)
-        .map(|r| (r.build)(seed, model))
-        .ok_or_else(|| {
-            let known: Vec<_> = RULES.iter().map(|r| r.id).collect();
-            LabError::Config(format!(
-                "unknown learning rule '{id}' (known: {})",
-                known.join(", ")
-            ))
-        })
+    rule_info(id).map(|r| (r.build)(seed, model))
 }
 
 /// The seed network's training loss: mean negative log-likelihood of the true class.

@@ -78,6 +78,18 @@ pub async fn evaluate(
     batch_size: usize,
     device: &Device,
 ) -> Result<Evaluation> {
+    evaluate_scored(model, set, batch_size, device, |m, x| m.forward(x)).await
+}
+
+/// [`evaluate`] with another inference: `score` maps (model, images `[B, 1, 28, 28]`) to
+/// log-probabilities `[B, 10]` (e.g. a rule's own inference, see `LearningRule::classify`).
+pub async fn evaluate_scored(
+    model: &SeedNet,
+    set: &ImageSet,
+    batch_size: usize,
+    device: &Device,
+    score: impl Fn(&SeedNet, Tensor<4>) -> Tensor<2>,
+) -> Result<Evaluation> {
     let model = model.valid();
     let device = device.clone().inner();
     let mut confusion = ConfusionMatrix::new();
@@ -85,7 +97,7 @@ pub async fn evaluate(
     let mut loss_sum = 0.0f64;
     let indices: Vec<usize> = (0..set.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
-        let log_probs = model.forward(images_to_tensor(set, chunk, &device)); // [B, 10]
+        let log_probs = score(&model, images_to_tensor(set, chunk, &device)); // [B, 10]
         let values = read_f32(log_probs).await?;
         for (row, &i) in values.chunks_exact(NUM_CLASSES).zip(chunk) {
             let truth = set.labels()[i] as usize;

@@ -10,7 +10,9 @@ mod trainer;
 
 pub use config::{OptimizerKind, TrainConfig};
 pub use diagnostics::{DiagnosticSample, EpochDiagnostics, LAYERS, LayerDiagnostics, measure};
-pub use evaluation::{ConfusionMatrix, Evaluation, argmax, evaluate, read_f32, read_i64};
+pub use evaluation::{
+    ConfusionMatrix, Evaluation, argmax, evaluate, evaluate_scored, read_f32, read_i64,
+};
 pub use optimizer::build_optimizer;
 pub use robustness::{CONTRAST_LEVELS, Degradation, NOISE_LEVELS, RobustnessPoint, robustness};
 pub use trainer::{BatchReport, EVAL_BATCH, EpochMetrics, Trainer, limit_data};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
 use super::diagnostics::{DiagnosticSample, EpochDiagnostics, measure};
-use super::evaluation::{ConfusionMatrix, Evaluation, evaluate, read_f32};
+use super::evaluation::{ConfusionMatrix, Evaluation, evaluate_scored, read_f32};
 use super::optimizer::build_optimizer;
 use crate::data::{DataSplit, ImageSet, images_to_tensor, labels_to_tensor};
 use crate::error::{LabError, Result};
@@ -257,7 +257,7 @@ impl Trainer {
                 "the epoch still has batches to run".into(),
             ));
         }
-        let evaluation = evaluate(&self.model, &self.data.test, EVAL_BATCH, &self.device).await?;
+        let evaluation = self.evaluate_on(&self.data.test).await?;
         let images = self.data.train.len() as f64;
         let metrics = EpochMetrics {
             epoch: self.epoch + 1,
@@ -283,8 +283,14 @@ impl Trainer {
         Ok(metrics)
     }
 
-    /// Evaluates the current model on any labelled set.
+    /// Evaluates the current model on any labelled set, with the rule's own inference where it
+    /// has one (forward-forward's goodness), else the forward pass.
     pub async fn evaluate_on(&self, set: &ImageSet) -> Result<Evaluation> {
-        evaluate(&self.model, set, EVAL_BATCH, &self.device).await
+        let rule = &self.rule;
+        evaluate_scored(&self.model, set, EVAL_BATCH, &self.device, |model, x| {
+            rule.classify(model, x.clone())
+                .unwrap_or_else(|| model.forward(x))
+        })
+        .await
     }
 }

@@ -163,11 +163,11 @@ impl WebLab {
         }
     }
 
-    /// The learning rules as JSON `[{id, name, summary}]`, for the page's menu.
+    /// The learning rules as JSON `[{id, name, summary, learning_rate}]`, for the page's menu.
     pub fn rules() -> String {
         let list: Vec<_> = RULES
             .iter()
-            .map(|r| serde_json::json!({"id": r.id, "name": r.name, "summary": r.summary}))
+            .map(|r| serde_json::json!({"id": r.id, "name": r.name, "summary": r.summary, "learning_rate": r.learning_rate}))
             .collect();
         serde_json::Value::Array(list).to_string()
     }
