@@ -114,16 +114,17 @@ test('a corrupt weights file gives a clear error and the page keeps working', as
   assert.equal(run.state, 'finished', run.message);
 });
 
-// Training images per rule for the short runs. DFA (like FA, a little less) first scrambles the
-// hidden layers while its feedback aligns: its loss rises for a few dozen batches before falling
-// (see the grid's epoch-1 losses), so it gets a full epoch. Predictive coding costs ~20 passes
-// per batch, so it gets fewer images.
-const RULE_IMAGES = { dfa: 7996, pc: 640 };
-// Judged on beating chance instead of a falling loss, each for a reason recorded in the issue
-// notes: the Hebbian layers' features keep growing in a short run while the readout chases them;
-// Kolen-Pollack under Adam has a large early loss transient (its NLL ends epoch 1 above where it
-// started while accuracy climbs to ~76%: an open defect under investigation in issue 4).
-const LOCAL_RULES = new Set(['hebbian', 'kp']);
+// Training images per rule for the short runs. DFA and Kolen-Pollack (like FA, a little less)
+// first scramble the hidden layers while their feedback aligns: the loss rises for a few dozen
+// batches before falling (see the grid's epoch-1 losses), so they get a full epoch. Predictive
+// coding costs ~20 passes per batch, so it gets fewer images. Forward-forward learns at a fifth
+// of the others' learning rate and needs most of an epoch to leave chance (2,560 images: ~22%).
+const RULE_IMAGES = { dfa: 7996, kp: 7996, pc: 640, ff: 7996 };
+// Judged on beating chance instead of a falling loss: the Hebbian layers' features keep growing
+// in a short run while the readout chases them; forward-forward's reported loss is its readout's,
+// trained on fc1 features that its goodness objective keeps moving. Its own inference (fc1's
+// goodness per candidate label) gives the accuracy.
+const LOCAL_RULES = new Set(['hebbian', 'ff']);
 
 test('every learning rule trains on the CPU (loss falls)', async () => {
   const rules = await page.evaluate(() => [...document.querySelectorAll('#rule option')].map((o) => o.value));
