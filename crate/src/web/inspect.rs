@@ -5,7 +5,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::session::{WebLab, current_device, current_model, js_error};
+use super::session::{WebLab, js_error, model_and_test_set};
 use crate::data::images_to_tensor;
 use crate::training::{read_f32, robustness};
 
@@ -20,16 +20,7 @@ impl WebLab {
     pub fn front_end_responses(&self, index: usize) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let (model, test, device) = {
-                let s = state.borrow();
-                let model = current_model(&s).map_err(js_error)?;
-                let test = s
-                    .data
-                    .as_ref()
-                    .map(|d| d.split.test.clone())
-                    .ok_or_else(|| js_error("load a data set first"))?;
-                (model, test, current_device(&s))
-            };
+            let (model, test, device) = model_and_test_set(&state.borrow())?;
             if index >= test.len() {
                 return Err(js_error(format!(
                     "test image {index} does not exist (0..{})",
@@ -54,16 +45,7 @@ impl WebLab {
     pub fn robustness(&self, seed: u64) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let (model, test, device) = {
-                let s = state.borrow();
-                let model = current_model(&s).map_err(js_error)?;
-                let test = s
-                    .data
-                    .as_ref()
-                    .map(|d| d.split.test.clone())
-                    .ok_or_else(|| js_error("load a data set first"))?;
-                (model, test, current_device(&s))
-            };
+            let (model, test, device) = model_and_test_set(&state.borrow())?;
             let test = if test.len() > PAGE_ROBUSTNESS_IMAGES {
                 test.balanced_subset(2000)
             } else {

@@ -465,16 +465,7 @@ impl WebLab {
     pub fn evaluate(&self) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let (model, test, device) = {
-                let s = state.borrow();
-                let model = current_model(&s).map_err(js_error)?;
-                let test = s
-                    .data
-                    .as_ref()
-                    .map(|d| d.split.test.clone())
-                    .ok_or_else(|| js_error("load a data set first"))?;
-                (model, test, current_device(&s))
-            };
+            let (model, test, device) = model_and_test_set(&state.borrow())?;
             let evaluation = evaluate(&model, &test, EVAL_BATCH, &device)
                 .await
                 .map_err(js_error)?;
@@ -547,6 +538,20 @@ impl Default for WebLab {
 }
 
 /// The model to show, draw on and save: the run's, else a loaded one. Without autodiff.
+/// The current model, the loaded test set and the device they run on: what every look at the
+/// model (evaluation, response maps, robustness) starts from. Errors name what is missing.
+pub(super) fn model_and_test_set(
+    state: &State,
+) -> std::result::Result<(SeedNet, ImageSet, Device), JsValue> {
+    let model = current_model(state).map_err(js_error)?;
+    let test = state
+        .data
+        .as_ref()
+        .map(|d| d.split.test.clone())
+        .ok_or_else(|| js_error("load a data set first"))?;
+    Ok((model, test, current_device(state)))
+}
+
 pub(super) fn current_model(state: &State) -> Result<SeedNet> {
     if let Some(trainer) = &state.trainer {
         return Ok(trainer.model().valid());
