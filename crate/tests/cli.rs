@@ -231,3 +231,34 @@ fn human_compare_without_people_fails_clearly() {
     assert!(stderr.contains("no human trials were imported"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn each_rule_trains_at_its_own_learning_rate_unless_told_otherwise() {
+    let dir = tempdir("rule-lr");
+    let run = |rule: &str, lr: Option<&str>| {
+        let path = dir.join(format!("{rule}-{}.json", lr.unwrap_or("default")));
+        let mut cmd = cli();
+        cmd.args(["train", "--rule", rule, "--epochs", "1", "--quiet"])
+            .args(["--train-limit", "64", "--test-limit", "20"])
+            .args(["--diagnostics-every", "0"])
+            .arg("--out")
+            .arg(&path);
+        if let Some(lr) = lr {
+            cmd.args(["--lr", lr]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        RunResults::from_json(&std::fs::read_to_string(path).unwrap())
+            .unwrap()
+            .config
+            .learning_rate
+    };
+    assert_eq!(run("bp", None), 1e-3);
+    assert_eq!(run("ff", None), 2e-4);
+    assert_eq!(run("ff", Some("5e-4")), 5e-4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
