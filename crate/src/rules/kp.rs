@@ -22,7 +22,9 @@
 //! (86.9% against 88.1%). Raising κ fixes the cause: at 5e-3, W − B shrinks to 15% of its
 //! initial size within 375 steps. By epoch 3 the conv layers' updates are within 30° of
 //! backprop's. κ of 1e-2 or 2e-2 aligns B fully (angles → 0°), but then the decay itself
-//! acts as heavy weight decay on W, and accuracy drops (84.7% and 85.0%, seed 0).
+//! acts as heavy weight decay on W, and accuracy drops (84.7% and 85.0%, seed 0). With 5e-3,
+//! seeds 0–2 reach 89.17 ± 0.39% against FA's 88.09 ± 2.47%. κ is per step, so a much longer
+//! run (full Fashion-MNIST: 2,814 steps in 3 epochs) aligns B further and decays W more.
 
 use burn::prelude::*;
 
