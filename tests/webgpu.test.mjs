@@ -38,3 +38,27 @@ test('WebGPU: the page finds an adapter and trains on it', async () => {
   assert.ok(mean(run.losses.slice(-3)) < mean(run.losses.slice(0, 3)), 'loss did not fall on WebGPU');
   assert.ok(run.accuracy > 0.5, `WebGPU accuracy ${run.accuracy}`);
 });
+
+// Every rule on WebGPU: one batch each, so that each rule's own tensor code (feedback pathways,
+// relaxation, goodness, Hebbian updates) runs on the GPU backend at least once. The software
+// adapter takes ~25 s per batch of 64, so batches of 16, one per rule, and 20 test images.
+test('WebGPU: every learning rule trains a batch', async () => {
+  const gpuPage = await openLab(browser, `${url}?test_limit=20`);
+  await gpuPage.selectOption('#backend-select', 'webgpu');
+  await gpuPage.waitForFunction(() => /WebGPU/.test(document.querySelector('#backend-name').textContent)
+    || !document.querySelector('#message').hidden, null, { timeout: 120_000 });
+  assert.match(await gpuPage.textContent('#backend-name'), /WebGPU/, await gpuPage.textContent('#message'));
+  const rules = await gpuPage.evaluate(() => [...document.querySelectorAll('#rule option')].map((o) => o.value));
+  assert.ok(rules.length >= 10, `rules offered: ${rules}`);
+  await gpuPage.fill('#batch_size', '16');
+  for (const rule of rules) {
+    const started = Date.now();
+    const run = await train(gpuPage, { rule, epochs: 1, trainLimit: 16 }, 1_200_000);
+    console.log(`WebGPU ${rule}: ${run.state} in ${((Date.now() - started) / 1000).toFixed(0)} s, loss ${run.losses.join(', ')}`);
+    assert.equal(run.state, 'finished', `${rule} on WebGPU: ${run.message}`);
+    assert.equal(run.losses.length, 1, `${rule}: one batch expected`);
+    assert.ok(run.losses.every(Number.isFinite), `${rule}: loss ${run.losses}`);
+    assert.ok(Number.isFinite(run.accuracy), `${rule}: no test accuracy`);
+  }
+  await gpuPage.close();
+});

@@ -1,7 +1,7 @@
 //! The seed network's shapes, its weight files and their failure modes.
 
 use burn::prelude::*;
-use microlearning::data::{DataSplit, Task, images_to_tensor, normalize_pixel};
+use microlearning::data::{DataSplit, Task, images_to_tensor, normalize_pixel, one_hot};
 use microlearning::frontends::FrontEndKind;
 use microlearning::model::{SeedNet, load_weights, weights_to_bytes};
 use microlearning::training::read_f32;
@@ -43,6 +43,19 @@ fn output_is_a_log_softmax() {
         assert!((total - 1.0).abs() < 1e-4, "row sums to {total}");
         assert!(row.iter().all(|v| *v <= 0.0));
     }
+}
+
+/// The lab's one-hot (built without a readback, so it runs on WebGPU in the browser) equals
+/// burn's checked `one_hot`.
+#[test]
+fn one_hot_matches_burns() {
+    let device = Device::flex();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![3i64, 0, 9, 3, 7], [5]), &device);
+    let ours = microlearning::block_on(read_f32(one_hot(labels.clone(), 10))).unwrap();
+    let burns = microlearning::block_on(read_f32(labels.one_hot::<2>(10).float())).unwrap();
+    assert_eq!(ours, burns);
+    assert_eq!(ours.iter().sum::<f32>(), 5.0);
+    assert_eq!(ours[3], 1.0); // row 0, class 3
 }
 
 #[test]

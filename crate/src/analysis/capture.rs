@@ -11,7 +11,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::matrix::SquareMatrix;
-use crate::data::{ImageSet, NUM_CLASSES, images_to_tensor};
+use crate::data::{ImageSet, NUM_CLASSES, images_to_tensor, one_hot};
 use crate::error::{LabError, Result};
 use crate::model::SeedNet;
 use crate::training::read_f32;
@@ -79,9 +79,10 @@ pub async fn capture_layers(
     let model = model.valid();
     let device = device.clone().inner();
     let labels: Vec<i64> = indices.iter().map(|&i| set.labels()[i] as i64).collect();
-    let onehot = Tensor::<1, Int>::from_data(TensorData::new(labels, [indices.len()]), &device)
-        .one_hot::<2>(NUM_CLASSES)
-        .float(); // [n, 10]
+    let onehot = one_hot(
+        Tensor::<1, Int>::from_data(TensorData::new(labels, [indices.len()]), &device),
+        NUM_CLASSES,
+    ); // [n, 10]
     let counts = onehot.clone().sum_dim(0).clamp_min(1.0).transpose(); // [10, 1]
     let mut out = Vec::with_capacity(CAPTURED_LAYERS.len());
     for (layer, name) in CAPTURED_LAYERS.iter().enumerate() {

@@ -29,3 +29,16 @@ pub fn labels_to_tensor(set: &ImageSet, indices: &[usize], device: &Device) -> T
     let labels: Vec<i64> = indices.iter().map(|&i| set.labels()[i] as i64).collect();
     Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
 }
+
+/// One-hot rows `[batch, classes]` (as floats) for `labels` `[batch]`, built by comparison on
+/// the labels' device. Not burn's `one_hot`: that one first checks its input with a synchronous
+/// readback, which WebGPU in the browser cannot do, so the wasm module would trap.
+pub fn one_hot(labels: Tensor<1, Int>, classes: usize) -> Tensor<2> {
+    let [batch] = labels.dims();
+    let device = labels.device();
+    let columns = Tensor::<1, Int>::arange(0..classes as i64, &device)
+        .unsqueeze_dim::<2>(0)
+        .repeat_dim(0, batch); // [B, C]
+    let rows = labels.unsqueeze_dim::<2>(1).repeat_dim(1, classes); // [B, C]
+    columns.equal(rows).float() // [B, C]
+}

@@ -23,6 +23,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
 use super::{LearningRule, RuleStep, nll_loss};
+use crate::data::{NUM_CLASSES, one_hot};
 use crate::model::SeedNet;
 use crate::rng::LabRng;
 
@@ -89,7 +90,7 @@ impl LearningRule for DirectFeedbackAlignment {
         let z4 = model.fc2.forward(relu(z3.clone()).detach()); // → [B, 10]
         let loss = nll_loss(log_softmax(z4.clone(), 1), labels.clone()); // [1]
 
-        let onehot = labels.inner().one_hot::<2>(10).float(); // [B, 10]
+        let onehot = one_hot(labels.inner(), NUM_CLASSES); // [B, 10]
         let probs = softmax(z4.clone().detach().inner(), 1); // [B, 10]
         let e = (probs - onehot) / batch as f32; // [B, 10], on the plain device
         let d3 = hidden_error(&e, &self.feedback.fc1, &z3); // [B, 128]

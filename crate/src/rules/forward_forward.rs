@@ -41,7 +41,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
 use super::{LearningRule, RuleStep, nll_loss};
-use crate::data::{IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES, normalize_pixel};
+use crate::data::{IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES, normalize_pixel, one_hot};
 use crate::model::SeedNet;
 use crate::rng::LabRng;
 
@@ -114,11 +114,7 @@ pub fn embed_labels(images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor
     let flat = images.reshape([batch, IMAGE_PIXELS]); // [B, 784]
     let mut out = flat * frame_mask.clone().neg().add_scalar(1.0) + frame_mask * off; // [B, 784]
     if let Some(labels) = labels {
-        let classes = Tensor::<1, Int>::arange(0..NUM_CLASSES as i64, &device)
-            .unsqueeze_dim::<2>(0)
-            .repeat_dim(0, batch); // [B, 10]
-        let hot = labels.unsqueeze_dim::<2>(1).repeat_dim(1, NUM_CLASSES); // [B, 10]
-        let onehot = classes.equal(hot).float(); // [B, 10]
+        let onehot = one_hot(labels, NUM_CLASSES); // [B, 10]
         let codes =
             Tensor::<2>::from_data(TensorData::new(codes, [NUM_CLASSES, IMAGE_PIXELS]), &device);
         out = out + onehot.matmul(codes) * (on - off); // [B, 784]

@@ -26,6 +26,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 
 use super::{LearningRule, RuleStep, nll_loss};
+use crate::data::{NUM_CLASSES, one_hot};
 use crate::model::SeedNet;
 
 /// Hyperparameters of predictive coding.
@@ -88,7 +89,7 @@ impl LearningRule for PredictiveCoding {
         let mu3 = layer_3(model, mu2.clone()).detach(); // [B, 128]
         let mu4 = layer_4(model, mu3.clone()); // [B, 10]
         let loss = nll_loss(log_softmax(mu4.clone(), 1), labels.clone()); // [1]
-        let onehot = labels.inner().one_hot::<2>(10).float(); // [B, 10]
+        let onehot = one_hot(labels.inner(), NUM_CLASSES); // [B, 10]
         let e4 = (onehot - softmax(mu4.detach().inner(), 1)) / batch as f32; // clamped output error
 
         let mut e1 = mu1.clone().inner().zeros_like();
