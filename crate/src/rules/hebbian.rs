@@ -30,8 +30,12 @@ use crate::model::SeedNet;
 /// Hyperparameters of the Hebbian rule.
 #[derive(Config, Debug)]
 pub struct HebbianConfig {
-    /// Softmax temperature τ of the soft winner-take-all (smaller: harder competition).
-    #[config(default = 1.0)]
+    /// Softmax temperature τ of the soft winner-take-all (smaller: harder competition). At
+    /// τ = 1 the pre-activations (|u| ≲ 1 at the seed's initial weight scale) barely compete:
+    /// every neuron gets nearly the same update and the features collapse onto one direction.
+    /// MNIST-10k, 2,560 images, 1 epoch, seed 0: τ 1 → 55.2%, 0.1 → 68.0%, 0.02 → 62.5%;
+    /// τ 0.1 on all 7,996 images for 3 epochs: 83.9%.
+    #[config(default = 0.1)]
     pub temperature: f32,
 }
 
