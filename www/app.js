@@ -111,6 +111,7 @@ function readConfig() {
     front_end: $('front_end').value,
     optimizer: $('optimizer').value,
     learning_rate: number('learning_rate', parseFloat, Number.MIN_VALUE),
+    lr_decay: number('lr_decay', parseFloat, Number.MIN_VALUE),
     momentum: 0.9,
     batch_size: number('batch_size', integer, 1),
     epochs: number('epochs', integer, 1),

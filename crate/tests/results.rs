@@ -53,7 +53,7 @@ fn malformed_results_are_rejected_with_a_reason() {
         ("{not json".to_string(), "not valid JSON"),
         ("{}".to_string(), "schema_version"),
         (
-            good.replace("\"schema_version\": 4", "\"schema_version\": 99"),
+            good.replace("\"schema_version\": 5", "\"schema_version\": 99"),
             "not supported",
         ),
         (
@@ -93,6 +93,7 @@ fn version_1_files_from_before_the_diagnostics_still_load() {
         .as_object_mut()
         .unwrap()
         .remove("neuronal_noise");
+    v["config"].as_object_mut().unwrap().remove("lr_decay");
     v["epochs"][0]
         .as_object_mut()
         .unwrap()
@@ -102,7 +103,7 @@ fn version_1_files_from_before_the_diagnostics_still_load() {
         r.config.diagnostics_every, 0,
         "v1 runs measured no diagnostics"
     );
-    assert_eq!(r.schema_version, 4);
+    assert_eq!(r.schema_version, 5);
     assert!(r.epochs[0].diagnostics.samples.is_empty());
 }
 
@@ -115,7 +116,22 @@ fn version_3_files_keep_their_front_end_and_get_no_noise() {
         .as_object_mut()
         .unwrap()
         .remove("neuronal_noise");
+    v["config"].as_object_mut().unwrap().remove("lr_decay");
     let r = RunResults::from_json(&v.to_string()).unwrap();
     assert_eq!(r.config.front_end.id(), "gabor");
     assert_eq!(r.config.neuronal_noise, 0.0);
+    assert_eq!(r.config.lr_decay, 1.0);
+}
+
+#[test]
+fn version_4_files_keep_their_noise_and_a_constant_learning_rate() {
+    let mut v: serde_json::Value = serde_json::from_str(&sample().to_json().unwrap()).unwrap();
+    v["schema_version"] = 4.into();
+    v["config"]["front_end"] = "gabor".into();
+    v["config"]["neuronal_noise"] = 0.5.into();
+    v["config"].as_object_mut().unwrap().remove("lr_decay");
+    let r = RunResults::from_json(&v.to_string()).unwrap();
+    assert_eq!(r.schema_version, 5);
+    assert_eq!(r.config.neuronal_noise, 0.5);
+    assert_eq!(r.config.lr_decay, 1.0);
 }

@@ -109,6 +109,9 @@ fn invalid_configs_are_rejected() {
         TrainConfig::new().with_learning_rate(-1.0),
         TrainConfig::new().with_batch_size(0),
         TrainConfig::new().with_epochs(0),
+        TrainConfig::new().with_lr_decay(0.0),
+        TrainConfig::new().with_lr_decay(1.5),
+        TrainConfig::new().with_lr_decay(f64::NAN),
         TrainConfig::new().with_rule("no-such-rule".into()),
     ] {
         let err = Trainer::new(config, data.clone(), Device::flex())
@@ -116,4 +119,26 @@ fn invalid_configs_are_rejected() {
             .unwrap();
         assert!(matches!(err, LabError::Config(_)), "{err:?}");
     }
+}
+
+#[test]
+fn the_learning_rate_decays_once_per_epoch() {
+    let data = small_data(64, 10);
+    let config = TrainConfig::new()
+        .with_learning_rate(1e-3)
+        .with_lr_decay(0.5)
+        .with_epochs(3)
+        .with_batch_size(32);
+    let mut trainer = Trainer::new(config, data, Device::flex()).unwrap();
+    let mut rates = Vec::new();
+    while !trainer.finished() {
+        rates.push(trainer.learning_rate());
+        while !trainer.epoch_complete() {
+            microlearning::block_on(trainer.train_batch()).unwrap();
+            assert_eq!(trainer.learning_rate(), *rates.last().unwrap(), "constant within an epoch");
+        }
+        microlearning::block_on(trainer.finish_epoch()).unwrap();
+    }
+    assert_eq!(rates, vec![1e-3, 5e-4, 2.5e-4]);
+    assert_eq!(TrainConfig::new().learning_rate_at(7), 1e-3, "constant by default");
 }

@@ -16,7 +16,7 @@ use crate::error::{LabError, Result};
 use crate::frontends::{FRONT_ENDS, FrontEndKind};
 use crate::model::weights_to_bytes;
 use crate::results::RunResults;
-use crate::rules::{RULES, rule_info};
+use crate::rules::{RULES, learning_rate_for, rule_info};
 use crate::training::{LAYERS, OptimizerKind, TrainConfig, limit_data};
 
 /// Arguments of `microlearning grid`.
@@ -41,6 +41,9 @@ pub struct GridArgs {
     /// Learning rate [default: the rule's own: 1e-3, or 2e-4 for ff].
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Multiply the learning rate by this after every epoch (1 = constant).
+    #[arg(long, default_value_t = 1.0)]
+    pub lr_decay: f64,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Train on a class-balanced subset of N training images (per task).
@@ -168,10 +171,8 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
                         .with_rule(rule.clone())
                         .with_front_end(*front_end)
                         .with_optimizer(args.optimizer)
-                        .with_learning_rate(match args.lr {
-                            Some(lr) => lr,
-                            None => rule_info(rule)?.learning_rate,
-                        })
+                        .with_learning_rate(learning_rate_for(rule, args.lr)?)
+                        .with_lr_decay(args.lr_decay)
                         .with_batch_size(args.batch_size)
                         .with_epochs(args.epochs)
                         .with_seed(seed)

@@ -14,7 +14,7 @@ use crate::error::{LabError, Result};
 use crate::frontends::FrontEndKind;
 use crate::model::weights_to_bytes;
 use crate::results::{DataInfo, RunResults};
-use crate::rules::rule_info;
+use crate::rules::learning_rate_for;
 use crate::training::{OptimizerKind, TrainConfig, Trainer, limit_data};
 
 /// Arguments of `microlearning train`.
@@ -35,6 +35,9 @@ pub struct TrainArgs {
     /// Learning rate [default: the rule's own: 1e-3, or 2e-4 for ff].
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Multiply the learning rate by this after every epoch (1 = constant).
+    #[arg(long, default_value_t = 1.0)]
+    pub lr_decay: f64,
     /// SGD momentum.
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
@@ -89,16 +92,14 @@ pub(crate) fn parse_optimizer(s: &str) -> std::result::Result<OptimizerKind, Str
 
 impl TrainArgs {
     fn config(&self) -> Result<TrainConfig> {
-        let learning_rate = match self.lr {
-            Some(lr) => lr,
-            None => rule_info(&self.rule)?.learning_rate,
-        };
+        let learning_rate = learning_rate_for(&self.rule, self.lr)?;
         Ok(TrainConfig::new()
             .with_task(self.task)
             .with_rule(self.rule.clone())
             .with_front_end(self.front_end)
             .with_optimizer(self.optimizer)
             .with_learning_rate(learning_rate)
+            .with_lr_decay(self.lr_decay)
             .with_momentum(self.momentum)
             .with_batch_size(self.batch_size)
             .with_epochs(self.epochs)

@@ -8,9 +8,9 @@ use crate::training::{ConfusionMatrix, EpochMetrics, TrainConfig};
 /// Bumped whenever a field changes meaning, appears or disappears; readers reject versions they
 /// cannot upgrade. Version 2 added the alignment diagnostics (`config.diagnostics_every`,
 /// `epochs[].diagnostics`), version 3 the front end (`config.front_end`), version 4 the neuronal noise
-/// (`config.neuronal_noise`); older files are
-/// upgraded on reading.
-pub const SCHEMA_VERSION: u32 = 4;
+/// (`config.neuronal_noise`), version 5 the learning-rate decay (`config.lr_decay`); older
+/// files are upgraded on reading.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Sizes and origin of the data a run used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,7 +70,7 @@ impl RunResults {
             .map_err(|e| LabError::Results(format!("not valid JSON ({e})")))?;
         match value.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == SCHEMA_VERSION as u64 => {}
-            Some(v @ (1..=3)) => upgrade(&mut value, v)?,
+            Some(v @ (1..=4)) => upgrade(&mut value, v)?,
             Some(v) => {
                 return Err(LabError::Results(format!(
                     "schema version {v} is not supported (this lab reads version {SCHEMA_VERSION})"
@@ -102,7 +102,8 @@ impl RunResults {
 }
 
 /// Version 1 had no diagnostics (its runs measured none, so `diagnostics_every` is 0); versions
-/// 1 and 2 had only the learned front end; versions 1 to 3 had no neuronal noise.
+/// 1 and 2 had only the learned front end; versions 1 to 3 had no neuronal noise; versions 1 to 4
+/// kept the learning rate constant.
 fn upgrade(value: &mut serde_json::Value, from: u64) -> Result<()> {
     let config = value
         .get_mut("config")
@@ -114,7 +115,10 @@ fn upgrade(value: &mut serde_json::Value, from: u64) -> Result<()> {
     if from < 3 {
         config.insert("front_end".into(), "learned".into());
     }
-    config.insert("neuronal_noise".into(), 0.0.into());
+    if from < 4 {
+        config.insert("neuronal_noise".into(), 0.0.into());
+    }
+    config.insert("lr_decay".into(), 1.0.into());
     value["schema_version"] = SCHEMA_VERSION.into();
     Ok(())
 }

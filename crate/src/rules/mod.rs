@@ -188,6 +188,15 @@ pub fn rule_info(id: &str) -> Result<&'static RuleInfo> {
     })
 }
 
+/// The learning rate a run of rule `id` uses: the user's `chosen` one if given, else the rule's
+/// own default.
+pub fn learning_rate_for(id: &str, chosen: Option<f64>) -> Result<f64> {
+    match chosen {
+        Some(lr) => Ok(lr),
+        None => Ok(rule_info(id)?.learning_rate),
+    }
+}
+
 /// Builds the rule named `id` for `model`, seeding any random state it draws from `seed`.
 pub fn build_rule(id: &str, seed: u64, model: &SeedNet) -> Result<Box<dyn LearningRule>> {
     rule_info(id).map(|r| (r.build)(seed, model))

@@ -22,8 +22,11 @@
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, relu, softmax};
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::module::{
+    conv_transpose2d, conv2d, max_pool2d, max_pool2d_with_indices,
+    max_pool2d_with_indices_backward,
+};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, MaxPoolOptions};
 
 use super::{LearningRule, RuleStep, nll_loss};
 use crate::data::{NUM_CLASSES, one_hot};
@@ -62,16 +65,94 @@ fn layer_2(model: &SeedNet, x: Tensor<4>) -> Tensor<4> {
     relu(model.conv2.forward(x)) // [B, 32, 26, 26] → [B, 64, 24, 24]
 }
 fn layer_3(model: &SeedNet, x: Tensor<4>) -> Tensor<2> {
-    let pooled = max_pool2d(x, MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
+    let pooled = max_pool2d(x, pool_options()); // → [B, 64, 12, 12]
     relu(model.fc1.forward(pooled.flatten::<2>(1, 3))) // → [B, 9216] → [B, 128]
 }
 fn layer_4(model: &SeedNet, x: Tensor<2>) -> Tensor<2> {
     model.fc2.forward(x) // [B, 128] → [B, 10]
 }
 
-/// A detached copy on the autodiff device that tracks its own gradient.
-fn leaf<const D: usize>(x: &Tensor<D>) -> Tensor<D> {
-    Tensor::from_inner(x.clone().detach().inner()).require_grad()
+/// The transposed Jacobians of layers 2–4 at the fixed predictions, as the linear maps that
+/// carry an error one layer down (what backprop's backward pass does, one connection at a time).
+struct FixedJacobians {
+    /// ReLU′ of conv2 at μ₁ (1 where its pre-activation is positive), `[B, 64, 24, 24]`.
+    conv2_active: Tensor<4>,
+    conv2_weight: Tensor<4>,
+    /// μ₂, and where each 2×2 pool took its maximum, for routing errors back through the pool.
+    mu2: Tensor<4>,
+    pool_indices: Tensor<4, Int>,
+    /// ReLU′ of fc1 at the pooled μ₂, `[B, 128]`.
+    fc1_active: Tensor<2>,
+    fc1_weight: Tensor<2>,
+    fc2_weight: Tensor<2>,
+}
+
+impl FixedJacobians {
+    /// From the (detached) predictions μ₁…μ₃; every tensor lives on the inner (non-autodiff)
+    /// backend.
+    fn new(model: &SeedNet, mu1: &Tensor<4>, mu2: &Tensor<4>, mu3: &Tensor<2>) -> Self {
+        let mu1 = mu1.clone().inner();
+        let mu2 = mu2.clone().inner();
+        let conv2_weight = model.conv2.weight.val().inner(); // [64, 32, 3, 3]
+        let conv2_bias = model.conv2.bias.as_ref().map(|b| b.val().inner());
+        let pre2 = conv2d(
+            mu1,
+            conv2_weight.clone(),
+            conv2_bias,
+            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+        ); // [B, 64, 24, 24]
+        let (_, pool_indices) = max_pool2d_with_indices(mu2.clone(), pool_options());
+        Self {
+            conv2_active: pre2.greater_elem(0.0).float(),
+            conv2_weight,
+            mu2,
+            pool_indices,
+            // μ₃ = ReLU(fc1(·)) is positive exactly where its pre-activation is.
+            fc1_active: mu3.clone().inner().greater_elem(0.0).float(),
+            fc1_weight: model.fc1.weight.val().inner(),
+            fc2_weight: model.fc2.weight.val().inner(),
+        }
+    }
+
+    /// J₂ᵀ v: through ReLU′ and conv2 transposed. `[B, 64, 24, 24]` → `[B, 32, 26, 26]`.
+    fn through_conv2(&self, v: Tensor<4>) -> Tensor<4> {
+        conv_transpose2d(
+            v * self.conv2_active.clone(),
+            self.conv2_weight.clone(),
+            None,
+            ConvTransposeOptions::new([1, 1], [0, 0], [0, 0], [1, 1], 1),
+        )
+    }
+
+    /// J₃ᵀ v: through ReLU′, fc1 transposed, and back through the max pool.
+    /// `[B, 128]` → `[B, 64, 24, 24]`.
+    fn through_pool_fc1(&self, v: Tensor<2>) -> Tensor<4> {
+        let [b, c, h, w] = self.mu2.dims();
+        let pooled = (v * self.fc1_active.clone())
+            .matmul(self.fc1_weight.clone().transpose()) // [B, 9216]
+            .reshape([b, c, h / 2, w / 2]); // [B, 64, 12, 12]
+        let options = pool_options();
+        max_pool2d_with_indices_backward(
+            self.mu2.clone(),
+            options.kernel_size,
+            options.stride,
+            [0, 0],
+            options.dilation,
+            false,
+            pooled,
+            self.pool_indices.clone(),
+        )
+    }
+
+    /// J₄ᵀ v: fc2 transposed. `[B, 10]` → `[B, 128]`.
+    fn through_fc2(&self, v: Tensor<2>) -> Tensor<2> {
+        v.matmul(self.fc2_weight.clone().transpose())
+    }
+}
+
+/// The seed network's 2×2 max pool.
+fn pool_options() -> MaxPoolOptions<2> {
+    MaxPoolOptions::new([2, 2])
 }
 
 impl LearningRule for PredictiveCoding {
@@ -92,25 +173,20 @@ impl LearningRule for PredictiveCoding {
         let onehot = one_hot(labels.inner(), NUM_CLASSES); // [B, 10]
         let e4 = (onehot - softmax(mu4.detach().inner(), 1)) / batch as f32; // clamped output error
 
+        // The Jacobians J_l are fixed (the predictions are), so each message J_{l+1}ᵀ(π ε) is a
+        // fixed linear map of an error: ReLU masks and pooling indices are taken once here, and
+        // a step costs one transposed convolution and one small matmul, with no autodiff graph.
+        let jacobians = FixedJacobians::new(model, &mu1, &mu2, &mu3);
+        let j3 = jacobians.through_fc2(e4.clone() * p4); // constant: ε₄ is clamped
         let mut e1 = mu1.clone().inner().zeros_like();
         let mut e2 = mu2.clone().inner().zeros_like();
         let mut e3 = mu3.clone().inner().zeros_like();
-        // The Jacobian-transposed messages depend only on the fixed predictions: build the
-        // three VJPs once as one backward pass per step of the fixed linear maps.
         for _ in 0..self.config.inference_steps {
-            let (m1, m2, m3) = (leaf(&mu1), leaf(&mu2), leaf(&mu3));
-            let messages = (layer_2(model, m1.clone()) * Tensor::from_inner(e2.clone() * p2)).sum()
-                + (layer_3(model, m2.clone()) * Tensor::from_inner(e3.clone() * p3)).sum()
-                + (layer_4(model, m3.clone()) * Tensor::from_inner(e4.clone() * p4)).sum();
-            let grads = messages.backward();
-            let (Some(j1), Some(j2), Some(j3)) =
-                (m1.grad(&grads), m2.grad(&grads), m3.grad(&grads))
-            else {
-                break; // cannot happen: each leaf feeds the sum
-            };
+            let j1 = jacobians.through_conv2(e2.clone() * p2); // [B, 32, 26, 26]
+            let j2 = jacobians.through_pool_fc1(e3.clone() * p3); // [B, 64, 24, 24]
             e1 = e1.clone() + (j1 - e1 * p1) * gamma;
             e2 = e2.clone() + (j2 - e2 * p2) * gamma;
-            e3 = e3.clone() + (j3 - e3 * p3) * gamma;
+            e3 = e3.clone() + (j3.clone() - e3 * p3) * gamma;
         }
 
         // Local weight updates: −(π_l ε_l)ᵀ ∂f_l/∂W_l, inputs detached.

@@ -171,6 +171,11 @@ impl Trainer {
         self.batch
     }
 
+    /// The learning rate of the epoch in progress (the config's schedule).
+    pub fn learning_rate(&self) -> f64 {
+        self.config.learning_rate_at(self.epoch)
+    }
+
     /// True when every batch of the current epoch has run and it awaits `finish_epoch`.
     pub fn epoch_complete(&self) -> bool {
         self.batch >= self.batches_per_epoch()
@@ -231,7 +236,7 @@ impl Trainer {
         let before = self.model.clone();
         let updated =
             self.optimizer
-                .step(self.config.learning_rate, self.model.clone(), step.grads);
+                .step(self.learning_rate(), self.model.clone(), step.grads);
         self.model = self.rule.after_update(&before, updated);
 
         self.loss_sum += loss as f64;
