@@ -35,7 +35,8 @@ use crate::model::SeedNet;
 /// Hyperparameters of predictive coding.
 #[derive(Config, Debug)]
 pub struct PredictiveCodingConfig {
-    /// Inference steps T per batch. Each costs about one forward and one backward pass.
+    /// Inference steps T per batch. Each costs one transposed conv2 and one fc1-sized matmul.
+    /// At 20, a batch costs ~7 backprop steps (CLI on 2 cores: ~36 images/s against ~240).
     #[config(default = 20)]
     pub inference_steps: usize,
     /// Inference rate γ. With γ = 1 and unit precisions the errors reach backprop's after as
