@@ -135,10 +135,18 @@ fn the_learning_rate_decays_once_per_epoch() {
         rates.push(trainer.learning_rate());
         while !trainer.epoch_complete() {
             microlearning::block_on(trainer.train_batch()).unwrap();
-            assert_eq!(trainer.learning_rate(), *rates.last().unwrap(), "constant within an epoch");
+            assert_eq!(
+                trainer.learning_rate(),
+                *rates.last().unwrap(),
+                "constant within an epoch"
+            );
         }
         microlearning::block_on(trainer.finish_epoch()).unwrap();
     }
     assert_eq!(rates, vec![1e-3, 5e-4, 2.5e-4]);
-    assert_eq!(TrainConfig::new().learning_rate_at(7), 1e-3, "constant by default");
+    assert_eq!(
+        TrainConfig::new().learning_rate_at(7),
+        1e-3,
+        "constant by default"
+    );
 }

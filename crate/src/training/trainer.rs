@@ -234,9 +234,9 @@ impl Trainer {
             });
         }
         let before = self.model.clone();
-        let updated =
-            self.optimizer
-                .step(self.learning_rate(), self.model.clone(), step.grads);
+        let updated = self
+            .optimizer
+            .step(self.learning_rate(), self.model.clone(), step.grads);
         self.model = self.rule.after_update(&before, updated);
 
         self.loss_sum += loss as f64;
