@@ -478,3 +478,29 @@ fn forward_forward_goodness_separates_positive_from_negative_data() {
     let right = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
     assert!(right >= 58, "goodness inference right on {right} of 64");
 }
+
+#[test]
+fn hebbian_hidden_layers_stop_learning_after_their_epochs() {
+    // Phase 1 (epoch 0): every layer gets an update. Phase 2 (from epoch `hidden_epochs`): only
+    // the readout does, so the features it learns on stay fixed.
+    let data = data();
+    let device = Device::flex().autodiff();
+    let model = SeedNet::init(4, &device);
+    let idx: Vec<usize> = (0..8).collect();
+    let x = images_to_tensor(&data.train, &idx, &device);
+    let y = labels_to_tensor(&data.train, &idx, &device);
+    let mut rule = Hebbian::new(HebbianConfig::new().with_hidden_epochs(1));
+    let updated = |rule: &mut Hebbian| {
+        let step = rule.step(&model, x.clone(), y.clone());
+        [
+            step.grads.get::<4>(model.conv1.weight.id).is_some(),
+            step.grads.get::<4>(model.conv2.weight.id).is_some(),
+            step.grads.get::<2>(model.fc1.weight.id).is_some(),
+            step.grads.get::<2>(model.fc2.weight.id).is_some(),
+        ]
+    };
+    rule.begin_epoch(0);
+    assert_eq!(updated(&mut rule), [true, true, true, true]);
+    rule.begin_epoch(1);
+    assert_eq!(updated(&mut rule), [false, false, false, true]);
+}

@@ -16,6 +16,15 @@
 //! Δ W₂ = η · fc1ᵀ (onehot(y) − softmax(z)) / B, and nothing flows back into the hidden layers.
 //! Biases of the hidden layers are left as initialised. The updates go to the run's optimizer
 //! like any rule's (as ascent directions, negated into gradient convention).
+//!
+//! **Two phases**, as in SoftHebb's own protocol (Hebbian layers for one epoch, then the linear
+//! classifier on their frozen output): the hidden layers are plastic only during the first
+//! [`HebbianConfig::hidden_epochs`] epochs; from then on only the readout learns. Learning both at
+//! once leaves the readout chasing features whose scale keeps changing. A neuron that aligns with
+//! its input responds with O(‖x‖) rather than O(‖x‖/√d), so fc1's mean activity grows from 0.05 to
+//! ~8 in its first 40 steps. On MNIST-10k, seed 0, both plastic throughout for 3 epochs reach
+//! 83.9%. With the hidden layers frozen after epoch 1 the same 3 epochs reach 87.7%, and the
+//! readout-only epochs run ~5× faster (no hidden-layer updates).
 
 use burn::module::Param;
 use burn::optim::GradientsParams;
@@ -37,15 +46,25 @@ pub struct HebbianConfig {
     /// τ 0.1 on all 7,996 images for 3 epochs: 83.9%.
     #[config(default = 0.1)]
     pub temperature: f32,
+    /// How many epochs the hidden layers learn for; after them only the readout learns.
+    #[config(default = 1)]
+    pub hidden_epochs: usize,
 }
 
 pub struct Hebbian {
     pub config: HebbianConfig,
+    /// The epoch in progress (0-based), from [`LearningRule::begin_epoch`].
+    epoch: usize,
 }
 
 impl Hebbian {
     pub fn new(config: HebbianConfig) -> Self {
-        Self { config }
+        Self { config, epoch: 0 }
+    }
+
+    /// Whether the hidden layers are still in their unsupervised phase.
+    pub fn hidden_layers_learn(&self) -> bool {
+        self.epoch < self.config.hidden_epochs
     }
 }
 
@@ -92,6 +111,10 @@ impl LearningRule for Hebbian {
         "hebbian"
     }
 
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch;
+    }
+
     fn step(&mut self, model: &SeedNet, images: Tensor<4>, labels: Tensor<1, Int>) -> RuleStep {
         let t = self.config.temperature;
         let a1 = model.first_layer(images.clone()).detach(); // [B, 32, 26, 26]
@@ -104,6 +127,12 @@ impl LearningRule for Hebbian {
         let logits = model.fc2.forward(a3); // [B, 10]
         let loss = nll_loss(log_softmax(logits, 1), labels); // [1]
         let mut grads = GradientsParams::from_grads(loss.backward(), model);
+        if !self.hidden_layers_learn() {
+            return RuleStep {
+                loss: loss.detach(),
+                grads,
+            };
+        }
 
         if !model.front_end.is_frozen() {
             grads.register(

@@ -53,6 +53,10 @@ pub trait LearningRule {
     /// `model` lives on an autodiff device.
     fn step(&mut self, model: &SeedNet, images: Tensor<4>, labels: Tensor<1, Int>) -> RuleStep;
 
+    /// Called before the first batch of every epoch (0-based), for a rule whose behaviour
+    /// follows a schedule of epochs (Hebbian learning's unsupervised phase).
+    fn begin_epoch(&mut self, _epoch: usize) {}
+
     /// Lets a rule with state of its own (for example learned feedback weights) follow the
     /// optimizer's update of the model, and adjust the updated model if the rule says so.
     fn after_update(&mut self, _before: &SeedNet, after: SeedNet) -> SeedNet {

@@ -197,6 +197,9 @@ impl Trainer {
                 "finish the epoch before the next batch".into(),
             ));
         }
+        if self.batch == 0 {
+            self.rule.begin_epoch(self.epoch);
+        }
         let bs = self.config.batch_size;
         let start = self.batch * bs;
         let end = (start + bs).min(self.order.len());
