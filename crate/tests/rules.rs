@@ -7,9 +7,9 @@ use burn::prelude::*;
 use microlearning::data::{DataSplit, Task, images_to_tensor, labels_to_tensor};
 use microlearning::model::{FeedbackWeights, SeedNet};
 use microlearning::rules::{
-    Backprop, DirectFeedbackAlignment, FeedbackRule, FixedRandomFeedback, Hebbian, HebbianConfig,
-    KolenPollack, LearningRule, PredictiveCoding, PredictiveCodingConfig, RULES, SignSymmetry,
-    build_rule,
+    Backprop, Competition, DirectFeedbackAlignment, FeedbackRule, FixedRandomFeedback, Hebbian,
+    HebbianConfig, KolenPollack, LearningRule, PredictiveCoding, PredictiveCodingConfig, RULES,
+    SignSymmetry, build_rule,
 };
 use microlearning::training::{TrainConfig, Trainer, limit_data, measure, read_f32};
 
@@ -343,6 +343,12 @@ fn predictive_coding_updates_match_backprop_after_inference() {
 
 #[test]
 fn hebbian_weights_stay_bounded_over_a_thousand_updates() {
+    for competition in [Competition::Ranked, Competition::Soft] {
+        hebbian_norms_stay_bounded(competition);
+    }
+}
+
+fn hebbian_norms_stay_bounded(competition: Competition) {
     // The Oja-like decay keeps every neuron's weight vector bounded (it drives a winning
     // neuron's norm to 1), with no normalisation step. Plain SGD so the rule's own dynamics,
     // not an optimizer's step-size control, are what is tested; η is small enough for Oja's
@@ -350,7 +356,7 @@ fn hebbian_weights_stay_bounded_over_a_thousand_updates() {
     let data = data();
     let device = Device::flex().autodiff();
     let mut model = SeedNet::init(3, &device);
-    let mut rule = Hebbian::new(HebbianConfig::new());
+    let mut rule = Hebbian::new(HebbianConfig::new().with_competition(competition));
     let mut sgd = burn::optim::SgdConfig::new().init();
     let norms = |model: &SeedNet| {
         let fc1 = read(
@@ -389,18 +395,21 @@ fn hebbian_weights_stay_bounded_over_a_thousand_updates() {
             let (fc1, conv2) = norms(&model);
             assert!(
                 fc1.iter().chain(&conv2).all(|v| v.is_finite()),
-                "step {step}: a norm is not finite"
+                "{competition:?}, step {step}: a norm is not finite"
             );
             let m = fc1.iter().chain(&conv2).fold(0.0f32, |a, &b| a.max(b));
             max_seen = max_seen.max(m);
         }
     }
-    assert!(max_seen < 1.6, "Hebbian weight norms grew to {max_seen}");
+    assert!(
+        max_seen < 1.6,
+        "{competition:?}: Hebbian weight norms grew to {max_seen}"
+    );
     let (fc1, _) = norms(&model);
     let mean = fc1.iter().sum::<f32>() / fc1.len() as f32;
     assert!(
         mean > 0.05,
-        "the Hebbian layer stopped learning (mean fc1 norm {mean})"
+        "{competition:?}: the Hebbian layer stopped learning (mean fc1 norm {mean})"
     );
 }
 

@@ -30,7 +30,7 @@ pub use dfa::{DirectFeedback, DirectFeedbackAlignment};
 pub use fa::FixedRandomFeedback;
 pub use feedback::{FeedbackPathway, FeedbackRule, random_feedback};
 pub use forward_forward::{ForwardForward, ForwardForwardConfig, embed_labels};
-pub use hebbian::{Hebbian, HebbianConfig};
+pub use hebbian::{Competition, Hebbian, HebbianConfig};
 pub use kp::{KP_DECAY, KolenPollack};
 pub use predictive_coding::{PredictiveCoding, PredictiveCodingConfig};
 pub use sign_symmetry::{SignSymmetry, SignVariant};
@@ -160,8 +160,8 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         id: "hebbian",
-        name: "Hebbian (SoftHebb)",
-        summary: "Hidden layers learn without labels by soft winner-take-all Hebbian plasticity; only the readout sees labels (Journé et al. 2022).",
+        name: "Hebbian (competing units)",
+        summary: "Hidden layers learn without labels for one epoch by competitive Hebbian plasticity (Krotov & Hopfield 2019; SoftHebb's soft winner-take-all is a config option); then only the readout learns, from the labels.",
         learning_rate: 1e-3,
         build: |_, _| Box::new(Hebbian::new(HebbianConfig::new())),
     },
