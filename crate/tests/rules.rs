@@ -513,3 +513,87 @@ fn hebbian_hidden_layers_stop_learning_after_their_epochs() {
     rule.begin_epoch(1);
     assert_eq!(updated(&mut rule), [false, false, false, true]);
 }
+
+#[test]
+fn hebbian_fc1_threshold_settles_on_minus_its_mean_drive() {
+    // With the hidden layers frozen from the start, fc1's threshold is the running mean of its
+    // drive over every batch seen, so over those images each unit's pre-activation (drive +
+    // bias) averages to zero. While the layers learn, one batch moves it by ρ of the gap.
+    let data = data();
+    let device = Device::flex().autodiff();
+    let init = SeedNet::init(5, &device);
+    let mut model = init.clone();
+    let mut rule = Hebbian::new(HebbianConfig::new().with_hidden_epochs(0));
+    rule.begin_epoch(0);
+    let mut sgd = burn::optim::SgdConfig::new().init();
+    let idx: Vec<usize> = (0..96).collect();
+    for chunk in idx.chunks(32) {
+        let x = images_to_tensor(&data.train, chunk, &device);
+        let y = labels_to_tensor(&data.train, chunk, &device);
+        let step = rule.step(&model, x, y);
+        let before = model.clone();
+        let updated = sgd.step(1e-2, model, step.grads);
+        model = rule.after_update(&before, updated);
+    }
+    let bias = |m: &SeedNet| read(m.fc1.bias.as_ref().expect("fc1 has a bias").val());
+    let pool = model
+        .activations(images_to_tensor(&data.train, &idx, &device))
+        .pool;
+    let mean_pre = read(
+        model
+            .fc1
+            .forward(pool.clone())
+            .mean_dim(0)
+            .flatten::<1>(0, 1),
+    );
+    let drive = read(
+        pool.matmul(model.fc1.weight.val())
+            .mean_dim(0)
+            .flatten::<1>(0, 1),
+    );
+    let scale = drive.iter().fold(0.0f32, |a, &b| a.max(b.abs()));
+    assert!(scale > 0.0);
+    let worst = mean_pre.iter().fold(0.0f32, |a, &b| a.max(b.abs()));
+    assert!(
+        worst < 1e-4 * scale.max(1.0),
+        "fc1's mean pre-activation is not centred: up to {worst} (drive up to {scale})"
+    );
+    assert!(max_abs_diff(&bias(&model), &bias(&init)) > 1e-3);
+
+    // Learning phase: the first batch sets θ to its drive, the next moves it by ρ.
+    let rate = 0.25;
+    let mut rule = Hebbian::new(
+        HebbianConfig::new()
+            .with_hidden_epochs(1)
+            .with_threshold_rate(rate),
+    );
+    rule.begin_epoch(0);
+    let frozen = init.clone();
+    let drive_of = |chunk: &[usize]| {
+        let pool = frozen
+            .activations(images_to_tensor(&data.train, chunk, &device))
+            .pool;
+        read(
+            pool.matmul(frozen.fc1.weight.val())
+                .mean_dim(0)
+                .flatten::<1>(0, 1),
+        )
+    };
+    let mut biases = Vec::new();
+    for chunk in idx.chunks(32).take(2) {
+        let x = images_to_tensor(&data.train, chunk, &device);
+        let y = labels_to_tensor(&data.train, chunk, &device);
+        rule.step(&frozen, x, y);
+        // Pass the unchanged model, so the drive is measured on the same weights each time.
+        biases.push(bias(&rule.after_update(&frozen, frozen.clone())));
+    }
+    let (d0, d1) = (drive_of(&idx[..32]), drive_of(&idx[32..64]));
+    let expect0: Vec<f32> = d0.iter().map(|d| -d).collect();
+    let expect1: Vec<f32> = d0
+        .iter()
+        .zip(&d1)
+        .map(|(a, b)| -(a + (b - a) * rate))
+        .collect();
+    assert!(max_abs_diff(&biases[0], &expect0) < 1e-4 * scale.max(1.0));
+    assert!(max_abs_diff(&biases[1], &expect1) < 1e-4 * scale.max(1.0));
+}
