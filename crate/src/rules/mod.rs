@@ -161,7 +161,7 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         id: "hebbian",
         name: "Hebbian (competing units)",
-        summary: "Hidden layers learn without labels for one epoch by competitive Hebbian plasticity (Krotov & Hopfield 2019; SoftHebb's soft winner-take-all is a config option); then only the readout learns, from the labels.",
+        summary: "Hidden layers learn without labels for one epoch by competitive Hebbian plasticity (Krotov & Hopfield 2019; SoftHebb's soft winner-take-all is a config option); then only the readout learns, from the labels. fc1's thresholds follow each unit's mean input (homeostasis). Reference runs use 20 epochs.",
         learning_rate: 1e-3,
         build: |_, _| Box::new(Hebbian::new(HebbianConfig::new())),
     },
@@ -175,7 +175,7 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         id: "ff",
         name: "Forward-forward",
-        summary: "No backward pass: each layer raises its activity for images with the right label embedded and lowers it for a wrong one (Hinton 2022).",
+        summary: "No backward pass: each layer raises its activity for images with the right label embedded and lowers it for a wrong one (Hinton 2022). Reference runs use 16 epochs.",
         learning_rate: 2e-4,
         build: |seed, _| Box::new(ForwardForward::new(ForwardForwardConfig::new(), seed)),
     },
