@@ -57,7 +57,8 @@
 //! | ranked, Δ 0.4, fc1 threshold ρ 0.1 | epoch 1 | 87.9 | 89.8 | 89.9 | 91.2 |
 //!
 //! Every row but the last ran without fc1's threshold (ρ 0). The last row is the defaults; at 20
-//! epochs the threshold takes seed 0 from 90.8% to 91.5%.
+//! epochs the threshold takes seed 0 from 90.8% to 91.5%, and the 3-seed mean from 90.30 to
+//! 91.37. On Fashion-MNIST (8k subset, 20 epochs, 3 seeds) it costs instead: 79.12 → 76.82.
 //!
 //! With soft competition the readout's training loss stalls at ~0.42 after 8 epochs; with ranked
 //! competition it reaches 0.29 at 8 epochs and 0.24 at 16, so the ranked features are more
