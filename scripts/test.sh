@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test of the lab. Installs what the tests need first (see scripts/common.sh).
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/postgres.sh"
 require_rust
 
 log "checking the shipped data against data/SHA256SUMS"
 python3 data/build_datasets.py --check
 
-log "cargo test (library, CLI end to end, benchmarks in test mode)"
+log "PostgreSQL for the collection server's tests (a throwaway cluster, stopped at exit)"
+start_postgres
+
+log "cargo test (library, CLI end to end, collection server on SQLite and PostgreSQL, benchmarks in test mode)"
 # --all-targets also compiles and runs each criterion benchmark once, so they cannot rot.
 cargo test --workspace --all-targets
+export MICROLEARNING_BIN="$CARGO_TARGET_DIR/debug/microlearning"
+[ -x "$MICROLEARNING_BIN" ] || die "cargo test did not build $MICROLEARNING_BIN"
+
+log "crash test of the collection server (kill -9 mid-load, SQLite and PostgreSQL)"
+node --test --test-concurrency=1 tests/crash.test.mjs
 
 log "building the site for the browser tests"
 bash scripts/build_web.sh
@@ -20,6 +29,6 @@ log "shipped .wasm: $GZ_BYTES bytes gzip'd (limit 4,000,000)"
 log "browser tests: Debian chromium driven by playwright-core (never a downloaded browser)"
 apt_install chromium
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing after installing Debian's chromium"
-node --test --test-concurrency=1 tests/cpu.test.mjs tests/human.test.mjs tests/webgpu.test.mjs
+node --test --test-concurrency=1 tests/cpu.test.mjs tests/human.test.mjs tests/collect.test.mjs tests/jatos.test.mjs tests/webgpu.test.mjs
 
 log "all tests passed"

@@ -67,3 +67,50 @@ export async function train(page, { task = 'mnist', rule = 'bp', frontEnd = 'lea
 }
 
 export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** What the experiment shows now: a trial waiting for an answer, a screen with a button, or nothing. */
+export async function nextScreen(page) {
+  const handle = await page.waitForFunction(() => {
+    const stage = document.querySelector('#experiment-stage');
+    if (stage.hidden) return 'closed';
+    const trial = stage.querySelector('.trial');
+    if (trial && ['stimulus', 'mask', 'response'].includes(trial.dataset.state)) return 'trial';
+    if (trial) return false;
+    if (stage.querySelector('#jspsych-instructions-next, #jspsych-html-button-response-btngroup button')) return 'screen';
+    return false;
+  }, null, { timeout: 30_000, polling: 20 });
+  return handle.jsonValue();
+}
+
+/**
+ * A scripted participant: answers `policy(label)` (keys on even stimuli, buttons on odd ones) and
+ * clicks through every other screen, until `stopAfter` answers or the end. Records each answered
+ * stimulus in `answers` and fails if one is shown twice.
+ */
+export async function participate(page, answers, { policy = (label) => label, stopAfter = Infinity } = {}) {
+  let answered = 0;
+  for (;;) {
+    const screen = await nextScreen(page);
+    if (screen === 'closed') return 'closed';
+    if (screen === 'screen') {
+      const next = page.locator('#experiment-stage #jspsych-instructions-next, #experiment-stage #jspsych-html-button-response-btngroup button').first();
+      const text = (await next.textContent()).trim();
+      await next.click();
+      if (text === 'Finish') return 'finished';
+      continue;
+    }
+    const s = await page.evaluate(() => window.labExperiment.current());
+    const response = policy(s.label);
+    if (answers.has(s.stimulus_index)) throw new Error(`stimulus ${s.stimulus_index} shown twice`);
+    answers.set(s.stimulus_index, { ...s, response });
+    if (s.stimulus_index % 2 === 0) await page.keyboard.press(String(response));
+    else await page.click(`#experiment-stage button[data-choice="${response}"]`);
+    // The trial is over (and saved) once its element is gone.
+    await page.waitForFunction((i) => {
+      const trial = document.querySelector('#experiment-stage .trial');
+      return !trial || window.labExperiment.current()?.stimulus_index !== i;
+    }, s.stimulus_index, { timeout: 30_000, polling: 20 });
+    answered += 1;
+    if (answered >= stopAfter) return 'stopped';
+  }
+}

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { requireBuiltSite, serve, launch, openLab, train, mean, ARTIFACTS } from './browser.mjs';
+import { requireBuiltSite, serve, launch, openLab, train, mean, ARTIFACTS, participate as driveExperiment } from './browser.mjs';
 
 let server, url, browser, page;
 
@@ -23,49 +23,7 @@ after(async () => {
 });
 
 const policy = (label) => (label === 1 ? 7 : label);
-
-/** What the experiment shows now: a trial waiting for an answer, a screen with a button, or nothing. */
-async function nextScreen() {
-  const handle = await page.waitForFunction(() => {
-    const stage = document.querySelector('#experiment-stage');
-    if (stage.hidden) return 'closed';
-    const trial = stage.querySelector('.trial');
-    if (trial && ['stimulus', 'mask', 'response'].includes(trial.dataset.state)) return 'trial';
-    if (trial) return false;
-    if (stage.querySelector('#jspsych-instructions-next, #jspsych-html-button-response-btngroup button')) return 'screen';
-    return false;
-  }, null, { timeout: 30_000, polling: 20 });
-  return handle.jsonValue();
-}
-
-/** Answers trials (keys on even ones, buttons on odd ones) until `stopAfter` answers or the end. */
-async function participate(answers, stopAfter = Infinity) {
-  let answered = 0;
-  for (;;) {
-    const screen = await nextScreen();
-    if (screen === 'closed') return 'closed';
-    if (screen === 'screen') {
-      const next = page.locator('#experiment-stage #jspsych-instructions-next, #experiment-stage #jspsych-html-button-response-btngroup button').first();
-      const text = (await next.textContent()).trim();
-      await next.click();
-      if (text === 'Finish') return 'finished';
-      continue;
-    }
-    const s = await page.evaluate(() => window.labExperiment.current());
-    const response = policy(s.label);
-    assert.equal(answers.has(s.stimulus_index), false, `stimulus ${s.stimulus_index} shown twice`);
-    answers.set(s.stimulus_index, { ...s, response });
-    if (s.stimulus_index % 2 === 0) await page.keyboard.press(String(response));
-    else await page.click(`#experiment-stage button[data-choice="${response}"]`);
-    // The trial is over (and saved) once its element is gone.
-    await page.waitForFunction((i) => {
-      const trial = document.querySelector('#experiment-stage .trial');
-      return !trial || window.labExperiment.current()?.stimulus_index !== i;
-    }, s.stimulus_index, { timeout: 30_000, polling: 20 });
-    answered += 1;
-    if (answered >= stopAfter) return 'stopped';
-  }
-}
+const participate = (answers, stopAfter) => driveExperiment(page, answers, { policy, stopAfter });
 
 async function download(selector) {
   const [file] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);

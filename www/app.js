@@ -10,6 +10,9 @@ import { DrawingPad } from './drawing.js';
 import { downloadBytes, downloadText, readFile } from './files.js';
 import { ExperimentPanel } from './experiment/panel.js';
 import { ComparisonView } from './experiment/comparison-view.js';
+import { ExperimentStore } from './experiment/store.js';
+import { ParticipantMode } from './experiment/participant.js';
+import { JatosMode } from './experiment/jatos.js';
 
 const $ = (id) => document.getElementById(id);
 // Fashion-MNIST's 60,000 training images make one browser epoch take minutes; the page trains
@@ -17,6 +20,9 @@ const $ = (id) => document.getElementById(id);
 const DEFAULT_TRAIN_LIMIT = { mnist: '', fashion: '12000' };
 // Developer option: `?test_limit=N` evaluates on a class-balanced N test images (quick checks).
 const TEST_LIMIT = new URLSearchParams(location.search).get('test_limit');
+// A study link (`?study=ID`) opens participant mode: only the experiment, trials sent to the
+// collection server that served this page.
+const STUDY = new URLSearchParams(location.search).get('study');
 
 let worker = null;
 let ready = false;
@@ -74,6 +80,7 @@ function settleRequest(msg) {
 
 let experimentPanel = null;
 let comparisonView = null;
+let participantMode = null;
 
 function setRunState(state) {
   runState = state;
@@ -159,6 +166,10 @@ const handlers = {
     $('progress-text').textContent = `Ready (${(readyMs / 1000).toFixed(1)} s). Choose a data set and press Start.`;
     setRunState('idle');
     experimentPanel?.onReady();
+    if (participantMode && !participantMode.started) {
+      participantMode.started = true;
+      participantMode.start().catch((err) => showMessage(`The study could not run: ${err.message}. Every saved answer is kept on this device.`));
+    }
   },
   [FromWorker.BACKEND]: (msg) => {
     backend = msg.backend;
@@ -425,6 +436,10 @@ function main() {
   wireControls();
   drawFilters($('filters'), null);
   const names = (task) => CLASS_NAMES[task] || CLASS_NAMES.mnist;
+  if (STUDY || window.jatos) {
+    mainParticipant(names);
+    return;
+  }
   experimentPanel = new ExperimentPanel({
     request, ToWorker, classNames: names, showMessage,
     onSessionsChanged: () => comparisonView?.summarise(),
@@ -435,6 +450,29 @@ function main() {
   experimentPanel.init();
   startWorker();
   setRunState('idle');
+}
+
+/** Participant mode: the worker (for the stimuli) and the experiment, nothing else. */
+async function mainParticipant(names) {
+  document.body.classList.add('participant-mode');
+  let store;
+  try {
+    store = await ExperimentStore.open();
+  } catch (err) {
+    showMessage(`This browser cannot run the study: ${err.message}`);
+    return;
+  }
+  const requestStimuli = async (design) => {
+    const reply = await request(ToWorker.STIMULI, { design });
+    return { list: reply.list, pixels: new Uint8Array(reply.pixels) };
+  };
+  // Inside JATOS (jatos.js loaded) the results go to JATOS; otherwise to this lab's server.
+  participantMode = window.jatos
+    ? new JatosMode({ jatos: window.jatos, store, stage: $('experiment-stage'), classNames: names, requestStimuli })
+    : new ParticipantMode({
+      studyId: STUDY, store, stage: $('experiment-stage'), statusBox: $('collect-status'), classNames: names, requestStimuli,
+    });
+  startWorker();
 }
 
 // uPlot and jsPsych are classic deferred scripts; module scripts run after them, so they are

@@ -43,6 +43,10 @@ pub enum LabError {
     #[error("{0}")]
     Human(#[from] crate::human::HumanDataError),
 
+    /// The collection server or its database failed (`serve`, `study`).
+    #[error("collection server: {0}")]
+    Collection(String),
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

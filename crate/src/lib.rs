@@ -5,7 +5,7 @@
 //! rule), `training` (the batch loop, evaluation, alignment diagnostics), `analysis`
 //! (representations: CKA, RDMs, RSA, PCA), `human` (the human experiment's stimuli, trial
 //! table and the human–model comparison), `results` (the results file schema), `cli` (the
-//! native commands) and `web` (the wasm API the page's worker drives).
+//! native commands), `server` (the collection server) and `web` (the wasm API the page's worker drives).
 //! The same library builds natively, with the `microlearning` CLI, and to WebAssembly.
 
 pub mod analysis;
@@ -30,6 +30,9 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 #[cfg(feature = "cli")]
 pub mod cli;
+
+#[cfg(all(feature = "server", not(target_arch = "wasm32")))]
+pub mod server;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

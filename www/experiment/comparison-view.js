@@ -7,6 +7,7 @@ import { drawConfusion } from '../views.js';
 import { trialsToCsv } from './export.js';
 import { escapeHtml } from './timeline.js';
 import { downloadText } from '../files.js';
+import { experimenterFetch, followEvents, tokenKey } from './collect.js';
 
 const $ = (id) => document.getElementById(id);
 const pct = (x) => (x === null || x === undefined ? '–' : (100 * x).toFixed(1));
@@ -26,6 +27,15 @@ export class ComparisonView {
     this.importedSessions = new Map(); // session id → file name
     this.chart = new PsychometricChart($('psychometric-chart'));
     this.comparison = null;
+    this.pooled = [];              // trial rows pooled from a collection-server study
+    this.pool = null;              // {study, token, live: AbortController}
+    $('pool-form').addEventListener('submit', () => this.loadPool());
+    $('pool-live').addEventListener('change', () => this.followPool());
+    const pool = new URLSearchParams(location.search).get('pool');
+    if (pool) {
+      $('pool-study').value = pool;
+      $('pool-token').value = sessionStorage.getItem(tokenKey(pool)) || '';
+    }
     $('import-trials').addEventListener('change', (e) => this.importFiles([...e.target.files]).finally(() => { e.target.value = ''; }));
     $('human-compare').addEventListener('click', () => this.compare());
     $('download-group').addEventListener('click', () => this.downloadAll());
@@ -64,8 +74,50 @@ export class ComparisonView {
     await this.summarise();
   }
 
+  /** Loads (or reloads) every trial of a collection-server study into the group. */
+  async loadPool() {
+    const study = $('pool-study').value.trim();
+    const token = $('pool-token').value.trim();
+    if (!study || !token) { $('pool-status').textContent = 'Give the study id and its experimenter token.'; return; }
+    if (this.pool?.study !== study) this.pool?.live?.abort();
+    this.pool = { ...(this.pool?.study === study ? this.pool : {}), study, token };
+    sessionStorage.setItem(tokenKey(study), token);
+    try {
+      const text = await experimenterFetch(study, 'trials.csv', token);
+      const lines = text.trim().split('\n').length - 1;
+      const trials = lines > 0 ? (await this.request(this.ToWorker.PARSE_TRIALS, { name: `study ${study}`, text })).trials : [];
+      // Sessions already in the group (this device's, or imported files) are not counted twice.
+      const local = new Set((await this.localTrials()).map((t) => t.session_id));
+      this.pooled = trials.filter((t) => !local.has(t.session_id) && !this.importedSessions.has(t.session_id));
+      const sessions = new Set(this.pooled.map((t) => t.session_id)).size;
+      $('pool-status').textContent = `Study ${study}: ${this.pooled.length} trials from ${sessions} session(s), as of ${new Date().toLocaleTimeString()}.`;
+    } catch (err) {
+      $('pool-status').textContent = `Could not pool study ${study}: ${err.message}`;
+    }
+    await this.summarise();
+    this.followPool();
+  }
+
+  /** With "keep up to date", reloads the pool a moment after answers arrive. */
+  followPool() {
+    const wanted = $('pool-live').checked && this.pool;
+    if (!wanted) { this.pool?.live?.abort(); if (this.pool) this.pool.live = null; return; }
+    if (this.pool.live) return;
+    const live = new AbortController();
+    this.pool.live = live;
+    let timer = null;
+    followEvents(this.pool.study, this.pool.token, {
+      signal: live.signal,
+      onEvent: (kind) => {
+        if (kind === 'hello') return;
+        clearTimeout(timer);
+        timer = setTimeout(() => this.loadPool(), 1000);
+      },
+    });
+  }
+
   async groupTrials() {
-    return [...(await this.localTrials()), ...this.imported].filter((t) => t.observer_kind === 'human');
+    return [...(await this.localTrials()), ...this.imported, ...this.pooled].filter((t) => t.observer_kind === 'human');
   }
 
   async summarise() {

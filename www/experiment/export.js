@@ -15,9 +15,16 @@ export const SESSION_FILE_FORMAT = 'microlearning-human-session/1';
 // text that reads back as the same double), so σ and seeds rebuild the very same stimulus.
 const TIMING_COLUMNS = new Set(['rt', 'time_elapsed', 'measured_duration_ms']);
 
+// Text a spreadsheet would run as a formula gets a leading ' (so does text already starting
+// with one); the library strips exactly one when it reads the file back. The server's export
+// (crate/src/human/records.rs, `csv_row`) writes the very same bytes.
+const TEXT_COLUMNS = new Set(['participant_id', 'session_id', 'observer_kind', 'rule', 'front_end', 'task', 'trial_type', 'phase']);
+const FORMULA_START = /^[=+\-@\t\r']/;
+
 function cell(value, column) {
   if (value === null || value === undefined) return '';
-  const text = TIMING_COLUMNS.has(column) && typeof value === 'number' ? String(Math.round(value * 1000) / 1000) : String(value);
+  let text = TIMING_COLUMNS.has(column) && typeof value === 'number' ? String(Math.round(value * 1000) / 1000) : String(value);
+  if (TEXT_COLUMNS.has(column) && FORMULA_START.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

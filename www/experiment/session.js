@@ -55,7 +55,9 @@ function newId() {
 export class ExperimentRunner {
   /**
    * @param opts {{store, stage: HTMLElement, requestStimuli: (design) => Promise<{list, pixels}>,
-   *   classNames: (task) => string[], onFinished: (session) => void, onStateChange: () => void}}
+   *   classNames: (task) => string[], onFinished: (session) => void, onStateChange: () => void,
+   *   outbox?: boolean, onTrialSaved?: (row) => void, privacy?: string}}
+   *   `outbox`: queue every saved trial for the collection server (participant mode).
    */
   constructor(opts) {
     Object.assign(this, opts);
@@ -112,8 +114,11 @@ export class ExperimentRunner {
       pixels,
       done,
       classNames: this.classNames(session.task),
+      privacy: this.privacy,
       saveTrial: async (stimulus, data) => {
-        await this.store.saveTrial(rowOf(session, stimulus, data, jsPsych));
+        const row = rowOf(session, stimulus, data, jsPsych);
+        await this.store.saveTrial(row, { outbox: !!this.outbox });
+        this.onTrialSaved?.(row);
         if (stimulus.phase !== 'practice') { answered += 1; correct += data.correct ? 1 : 0; }
       },
       updateSession: (patch) => this.store.updateSession(session.session_id, patch).catch(() => {}),

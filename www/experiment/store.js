@@ -2,9 +2,13 @@
 // reload, a crash or a closed tab loses at most the trial on screen. Two object stores:
 // `sessions` (one record per run of the experiment: design, consent, progress, metadata) and
 // `trials` (keyed by [session_id, stimulus_index], so a trial saved twice is stored once).
+// In participant mode a third store, `outbox`, holds the trials not yet acknowledged by the
+// collection server; a trial enters it in the same transaction that saves it, so nothing saved
+// can be forgotten by the sender.
 
 const DB_NAME = 'microlearning-experiment';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
+const TRIAL_RANGE = (sessionId) => IDBKeyRange.bound([sessionId, -Infinity], [sessionId, Infinity]);
 
 function promised(request) {
   return new Promise((resolve, reject) => {
@@ -24,6 +28,7 @@ function openDatabase() {
       const db = request.result;
       if (!db.objectStoreNames.contains('sessions')) db.createObjectStore('sessions', { keyPath: 'session_id' });
       if (!db.objectStoreNames.contains('trials')) db.createObjectStore('trials', { keyPath: ['session_id', 'stimulus_index'] });
+      if (!db.objectStoreNames.contains('outbox')) db.createObjectStore('outbox', { keyPath: ['session_id', 'stimulus_index'] });
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(new Error(`could not open the experiment's storage: ${request.error?.message}`));
@@ -71,29 +76,72 @@ export class ExperimentStore {
     return all.sort((a, b) => (a.created < b.created ? 1 : -1));
   }
 
-  /** The most recent session that was started and not finished, if any. */
+  /** The most recent session of the lab's own panel that was started and not finished. */
   async unfinishedSession() {
-    return (await this.listSessions()).find((s) => s.status === 'running') || null;
+    return (await this.listSessions()).find((s) => s.status === 'running' && !s.study) || null;
   }
 
-  /** Saves one trial and resolves once it is committed. */
-  async saveTrial(row) {
+  /** The sessions of collection-server study `study` on this device, newest first. */
+  async sessionsOfStudy(study) {
+    return (await this.listSessions()).filter((s) => s.study === study);
+  }
+
+  /**
+   * Saves one trial and resolves once it is committed. With `outbox`, the same transaction
+   * queues it for the collection server.
+   */
+  async saveTrial(row, { outbox = false } = {}) {
     // Strict durability: the commit waits for the disk, not only for the OS cache.
-    const tx = this.db.transaction('trials', 'readwrite', { durability: 'strict' });
+    const stores = outbox ? ['trials', 'outbox'] : ['trials'];
+    const tx = this.db.transaction(stores, 'readwrite', { durability: 'strict' });
     tx.objectStore('trials').put(row);
+    if (outbox) tx.objectStore('outbox').put(row);
     await committed(tx);
   }
 
   async trialsOf(sessionId) {
-    const range = IDBKeyRange.bound([sessionId, -Infinity], [sessionId, Infinity]);
-    const rows = await promised(this.db.transaction('trials').objectStore('trials').getAll(range));
+    const rows = await promised(this.db.transaction('trials').objectStore('trials').getAll(TRIAL_RANGE(sessionId)));
     return rows.sort((a, b) => a.stimulus_index - b.stimulus_index);
   }
 
+  /** The trials of `sessionId` still to be sent, in stimulus order. */
+  async outboxOf(sessionId) {
+    const rows = await promised(this.db.transaction('outbox').objectStore('outbox').getAll(TRIAL_RANGE(sessionId)));
+    return rows.sort((a, b) => a.stimulus_index - b.stimulus_index);
+  }
+
+  /** Queues already-saved trials again (ones the server turned out not to have). */
+  async requeue(rows) {
+    const tx = this.db.transaction('outbox', 'readwrite', { durability: 'strict' });
+    for (const row of rows) tx.objectStore('outbox').put(row);
+    await committed(tx);
+  }
+
+  /** The server has this trial: it leaves the outbox (it stays in `trials`). */
+  async sent(sessionId, stimulusIndex) {
+    const tx = this.db.transaction('outbox', 'readwrite');
+    tx.objectStore('outbox').delete([sessionId, stimulusIndex]);
+    await committed(tx);
+  }
+
   async deleteSession(sessionId) {
-    const tx = this.db.transaction(['sessions', 'trials'], 'readwrite');
+    const tx = this.db.transaction(['sessions', 'trials', 'outbox'], 'readwrite');
     tx.objectStore('sessions').delete(sessionId);
-    tx.objectStore('trials').delete(IDBKeyRange.bound([sessionId, -Infinity], [sessionId, Infinity]));
+    tx.objectStore('trials').delete(TRIAL_RANGE(sessionId));
+    tx.objectStore('outbox').delete(TRIAL_RANGE(sessionId));
+    await committed(tx);
+  }
+
+  /** Withdrawal: the trials go, the session stays marked as withdrawn (so it is never resumed). */
+  async withdrawSession(sessionId) {
+    const tx = this.db.transaction(['sessions', 'trials', 'outbox'], 'readwrite');
+    const sessions = tx.objectStore('sessions');
+    const request = sessions.get(sessionId);
+    request.onsuccess = () => {
+      if (request.result) sessions.put({ ...request.result, status: 'withdrawn', withdrawn: new Date().toISOString(), token: null });
+    };
+    tx.objectStore('trials').delete(TRIAL_RANGE(sessionId));
+    tx.objectStore('outbox').delete(TRIAL_RANGE(sessionId));
     await committed(tx);
   }
 }

@@ -19,31 +19,16 @@ export function buildTimeline(jsPsych, ctx) {
   const total = list.stimuli.length;
 
   if (!session.consented) {
+    timeline.push(consentTrial(jsPsych, {
+      design, total, participant: session.participant_id, privacy: ctx.privacy,
+      onAgree: () => ctx.updateSession({ consented: true, consented_at: new Date().toISOString() }),
+      onDecline: ctx.onDecline,
+    }));
+  } else if (done.size || (session.resumed || []).length) {
     timeline.push({
       type: HtmlButton(),
-      stimulus: `<div class="exp-text"><h2>Recognising degraded ${design.task === 'mnist' ? 'digits' : 'pictures'}</h2>
-        <p>This short study asks you to name images that are shown briefly and with visual noise.
-        It takes about ${Math.max(1, Math.round(total * 2.2 / 60))} minutes (${total} images).</p>
-        <p>We record your answers, how quickly you give them, and technical details of your browser and
-        screen (for timing). No name, e-mail or other identifying data are recorded. The data are stored
-        in this browser until the person running the study exports them. You may stop at any time by
-        closing the page; taking part is voluntary.</p>
-        <p>Participant: <b>${escapeHtml(session.participant_id)}</b></p></div>`,
-      choices: ['I agree to take part', 'I do not agree'],
-      data: { screen: 'consent' },
-      on_finish: (data) => {
-        if (data.response === 0) {
-          ctx.updateSession({ consented: true, consented_at: new Date().toISOString() });
-        } else {
-          ctx.onDecline();
-          jsPsych.abortExperiment('<div class="exp-text"><p>Thank you. Nothing was recorded.</p></div>');
-        }
-      },
-    });
-  } else {
-    timeline.push({
-      type: HtmlButton(),
-      stimulus: `<div class="exp-text"><h2>Welcome back</h2><p>You have done ${done.size} of ${total}
+      stimulus: `<div class="exp-text"><h2>Welcome back</h2><p>This is the session of participant
+        <b>${escapeHtml(session.participant_id)}</b>. You have done ${done.size} of ${total}
         images. The study continues where it stopped.</p></div>`,
       choices: ['Continue'],
       data: { screen: 'resume' },
@@ -118,6 +103,36 @@ export function buildTimeline(jsPsych, ctx) {
     data: { screen: 'end' },
   });
   return timeline;
+}
+
+/** What the consent screen says about the data when the lab keeps it on this device. */
+export const LOCAL_PRIVACY = `The data are stored in this browser until the person running the study exports them.`;
+
+/**
+ * The information and consent screen. `onAgree` runs on "I agree"; on "I do not agree" the
+ * experiment ends with a thank-you and `onDecline` runs.
+ */
+export function consentTrial(jsPsych, { design, total, participant, privacy = LOCAL_PRIVACY, onAgree, onDecline }) {
+  return {
+    type: HtmlButton(),
+    stimulus: `<div class="exp-text"><h2>Recognising degraded ${design.task === 'mnist' ? 'digits' : 'pictures'}</h2>
+      <p>This short study asks you to name images that are shown briefly and with visual noise.
+      It takes about ${Math.max(1, Math.round(total * 2.2 / 60))} minutes (${total} images).</p>
+      <p>We record your answers, how quickly you give them, and technical details of your browser and
+      screen (for timing). No name, e-mail or other identifying data are recorded. ${privacy}
+      You may stop at any time by closing the page; taking part is voluntary.</p>
+      ${participant ? `<p>Participant: <b>${escapeHtml(participant)}</b></p>` : ''}</div>`,
+    choices: ['I agree to take part', 'I do not agree'],
+    data: { screen: 'consent' },
+    on_finish: (data) => {
+      if (data.response === 0) {
+        onAgree();
+      } else {
+        onDecline();
+        jsPsych.abortExperiment('<div class="exp-text"><p>Thank you. Nothing was recorded.</p></div>');
+      }
+    },
+  };
 }
 
 export function escapeHtml(text) {

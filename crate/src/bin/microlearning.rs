@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use microlearning::cli::{
-    CompareArgs, GridArgs, HumanCompareArgs, RobustnessArgs, TrainArgs, run_compare, run_grid,
-    run_human_compare, run_robustness, run_train,
+    CompareArgs, GridArgs, HumanCompareArgs, RobustnessArgs, ServeArgs, StudyArgs, TrainArgs,
+    run_compare, run_grid, run_human_compare, run_robustness, run_serve, run_study, run_train,
 };
 
 #[derive(Parser)]
@@ -29,6 +29,10 @@ enum Command {
     /// People and models on the same stimuli: accuracy per condition, error consistency (κ),
     /// models ranked by human-likeness.
     HumanCompare(HumanCompareArgs),
+    /// Serve the lab and the collection server (participants' trials into SQLite or PostgreSQL).
+    Serve(ServeArgs),
+    /// Create, list, close and export the collection server's studies.
+    Study(StudyArgs),
 }
 
 fn main() {
@@ -39,6 +43,8 @@ fn main() {
         Command::Compare(args) => run_compare(args),
         Command::Robustness(args) => run_robustness(args),
         Command::HumanCompare(args) => run_human_compare(args),
+        Command::Serve(args) => run_serve(args),
+        Command::Study(args) => run_study(args),
     };
     if let Err(e) = outcome {
         eprintln!("error: {e}");

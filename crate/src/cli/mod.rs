@@ -7,10 +7,14 @@ mod human_compare;
 mod output;
 mod robustness;
 mod runs;
+mod serve;
+mod study;
 mod train;
 
 pub use compare::{CompareArgs, run_compare};
 pub use grid::{GridArgs, GridCell, GridSummary, mean_sd, run_grid};
 pub use human_compare::{HumanCompareArgs, run_human_compare};
 pub use robustness::{RobustnessArgs, run_robustness};
+pub use serve::{DEFAULT_DATABASE, ServeArgs, run_serve};
+pub use study::{StudyArgs, run_study};
 pub use train::{TrainArgs, run_train, train_with_progress};

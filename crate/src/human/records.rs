@@ -189,15 +189,7 @@ pub fn parse_file(name: &str, text: &str) -> Result<Vec<TrialRecord>, HumanDataE
     };
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let trials = if trimmed.starts_with('{') {
-        let file: SessionFile = serde_json::from_str(trimmed)
-            .map_err(|e| malformed(format!("not a session file: {e}")))?;
-        if file.format != SESSION_FILE_FORMAT {
-            return Err(malformed(format!(
-                "format \"{}\" is not {SESSION_FILE_FORMAT}",
-                file.format
-            )));
-        }
-        file.trials
+        parse_json_values(trimmed).map_err(malformed)?
     } else {
         parse_csv(trimmed).map_err(malformed)?
     };
@@ -235,6 +227,36 @@ pub fn check_trials(trials: &[TrialRecord]) -> Result<(), HumanDataError> {
     Ok(())
 }
 
+/// JSON text: one session file (the page's JSON export), or a sequence of JSON values — the
+/// collection server's NDJSON export (one trial row per line) and a JATOS result file (one
+/// session file per participant, or the trial rows a participant appended before leaving) —
+/// each a session file or a trial row.
+fn parse_json_values(text: &str) -> Result<Vec<TrialRecord>, String> {
+    let mut trials = Vec::new();
+    let values = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+    for (k, value) in values.enumerate() {
+        let at = |e: &dyn std::fmt::Display| format!("JSON value {}: {e}", k + 1);
+        let value = value.map_err(|e| at(&e))?;
+        if value.get("format").is_some() || value.get("trials").is_some() {
+            let file: SessionFile = serde_json::from_value(value)
+                .map_err(|e| at(&format!("not a session file: {e}")))?;
+            if file.format != SESSION_FILE_FORMAT {
+                return Err(at(&format!(
+                    "format \"{}\" is not {SESSION_FILE_FORMAT}",
+                    file.format
+                )));
+            }
+            trials.extend(file.trials);
+        } else {
+            trials.push(
+                serde_json::from_value(value)
+                    .map_err(|e| at(&format!("not a trial row: {e}")))?,
+            );
+        }
+    }
+    Ok(trials)
+}
+
 fn parse_csv(text: &str) -> Result<Vec<TrialRecord>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -247,10 +269,21 @@ fn parse_csv(text: &str) -> Result<Vec<TrialRecord>, String> {
             ));
         }
     }
+    let text_columns: Vec<bool> = headers
+        .iter()
+        .map(|h| TEXT_COLUMNS.contains(&h))
+        .collect();
     let mut trials = Vec::new();
-    for (row, record) in reader.deserialize::<TrialRecord>().enumerate() {
+    for (row, record) in reader.records().enumerate() {
         // Row 1 is the header, so data row k is line k + 1.
-        trials.push(record.map_err(|e| format!("line {}: {e}", row + 2))?);
+        let line = |e: csv::Error| format!("line {}: {e}", row + 2);
+        let record = record.map_err(line)?;
+        let cells: csv::StringRecord = record
+            .iter()
+            .zip(&text_columns)
+            .map(|(cell, &is_text)| if is_text { unescape_formula(cell) } else { cell })
+            .collect();
+        trials.push(cells.deserialize::<TrialRecord>(Some(&headers)).map_err(line)?);
     }
     Ok(trials)
 }
@@ -271,18 +304,153 @@ const REQUIRED_COLUMNS: &[&str] = &[
     "correct",
 ];
 
-/// Writes trials as CSV in [`TrialRecord`]'s column order (the page writes the same columns).
-pub fn to_csv(trials: &[TrialRecord]) -> Result<String, HumanDataError> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for t in trials {
-        writer
-            .serialize(t)
-            .map_err(|e| HumanDataError::Export(e.to_string()))?;
+/// The trial table's columns, in order: the page's `TRIAL_COLUMNS` (`www/experiment/export.js`).
+pub const TRIAL_COLUMNS: [&str; 21] = [
+    "participant_id",
+    "session_id",
+    "observer_kind",
+    "rule",
+    "front_end",
+    "task",
+    "list_seed",
+    "trial_index",
+    "trial_type",
+    "time_elapsed",
+    "phase",
+    "stimulus_index",
+    "test_index",
+    "label",
+    "noise_sigma",
+    "noise_seed",
+    "requested_duration_ms",
+    "measured_duration_ms",
+    "response",
+    "rt",
+    "correct",
+];
+
+/// The columns whose text is free-form (and so is escaped against spreadsheet formulas).
+const TEXT_COLUMNS: [&str; 8] = [
+    "participant_id",
+    "session_id",
+    "observer_kind",
+    "rule",
+    "front_end",
+    "task",
+    "trial_type",
+    "phase",
+];
+
+/// A cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) gets a leading
+/// `'`; so does a cell that already starts with `'`, so reading strips exactly one and every
+/// value comes back as it was.
+fn escape_formula(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{text}").into(),
+        _ => text.into(),
     }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| HumanDataError::Export(e.to_string()))?;
-    String::from_utf8(bytes).map_err(|e| HumanDataError::Export(e.to_string()))
+}
+
+fn unescape_formula(text: &str) -> &str {
+    text.strip_prefix('\'').unwrap_or(text)
+}
+
+/// A number as JavaScript's `String(x)` writes it (shortest round-trip digits; exponent form
+/// below 1e-6 and from 1e21), so the server's export and the page's are the same text.
+pub fn js_number(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    if !x.is_finite() {
+        return if x.is_nan() { "NaN".into() } else if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    let a = x.abs();
+    if (1e-6..1e21).contains(&a) {
+        format!("{x}")
+    } else {
+        let e = format!("{x:e}");
+        match e.split_once('e') {
+            Some((m, exp)) if !exp.starts_with('-') => format!("{m}e+{exp}"),
+            _ => e,
+        }
+    }
+}
+
+/// JavaScript's `Math.round(x * 1000) / 1000`: the page rounds timings to µs in its CSV.
+fn js_round_micros(x: f64) -> f64 {
+    let v = x * 1000.0;
+    let f = v.floor();
+    (if v - f >= 0.5 { f + 1.0 } else { f }) / 1000.0
+}
+
+fn csv_cell(out: &mut String, text: &str) {
+    if text.contains(['"', ',', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(text);
+    }
+}
+
+/// The CSV header line (with its newline).
+pub fn csv_header() -> String {
+    format!("{}\n", TRIAL_COLUMNS.join(","))
+}
+
+/// One trial as a CSV line (with its newline), byte for byte what the page's export writes.
+pub fn csv_row(t: &TrialRecord) -> String {
+    let number = |v: Option<f64>| v.map(js_number).unwrap_or_default();
+    let timing = |v: Option<f64>| v.map(|v| js_number(js_round_micros(v))).unwrap_or_default();
+    let text = |v: &str| escape_formula(v).into_owned();
+    let cells: [String; 21] = [
+        text(&t.participant_id),
+        text(&t.session_id),
+        text(match t.observer_kind {
+            ObserverKind::Human => "human",
+            ObserverKind::Model => "model",
+        }),
+        t.rule.as_deref().map(text).unwrap_or_default(),
+        t.front_end.as_deref().map(text).unwrap_or_default(),
+        text(&t.task),
+        t.list_seed.to_string(),
+        t.trial_index.map(|v| v.to_string()).unwrap_or_default(),
+        t.trial_type.as_deref().map(text).unwrap_or_default(),
+        timing(t.time_elapsed),
+        text(match t.phase {
+            Phase::Practice => "practice",
+            Phase::Test => "test",
+            Phase::Attention => "attention",
+        }),
+        t.stimulus_index.to_string(),
+        t.test_index.to_string(),
+        t.label.to_string(),
+        js_number(t.noise_sigma),
+        t.noise_seed.to_string(),
+        number(t.requested_duration_ms),
+        timing(t.measured_duration_ms),
+        t.response.to_string(),
+        timing(t.rt),
+        t.correct.to_string(),
+    ];
+    let mut line = String::with_capacity(256);
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        csv_cell(&mut line, cell);
+    }
+    line.push('\n');
+    line
+}
+
+/// Writes trials as CSV in the page's format (see [`csv_row`]).
+pub fn to_csv(trials: &[TrialRecord]) -> Result<String, HumanDataError> {
+    let mut out = csv_header();
+    for t in trials {
+        out.push_str(&csv_row(t));
+    }
+    Ok(out)
 }
 
 /// Outcome of adding one file to a [`GroupData`].

@@ -71,6 +71,25 @@ impl StimulusDesign {
         }
     }
 
+    /// A named design: `standard` (the default above: 160 test trials) or `short` (the page's
+    /// "short demo": 2 noise levels × 2 durations, 40 test trials). The page's design presets
+    /// (`www/experiment/panel.js`) are the same.
+    pub fn preset(name: &str, task: Task, seed: u64) -> Option<Self> {
+        let standard = Self::new(task, seed);
+        match name {
+            "standard" => Some(standard),
+            "short" => Some(Self {
+                noise_levels: vec![0.0, 0.5],
+                durations_ms: vec![Some(100), None],
+                practice_trials: 4,
+                attention_every: 10,
+                break_every: 20,
+                ..standard
+            }),
+            _ => None,
+        }
+    }
+
     /// The conditions in design order: every noise level × every duration.
     pub fn conditions(&self) -> Vec<(f64, Option<u32>)> {
         self.noise_levels

@@ -1,0 +1,139 @@
+// Online collection end to end: the real collection server (`microlearning serve`, SQLite) and a
+// scripted participant in Debian's chromium. The participant opens the study link with a
+// Prolific id, the network to the API is cut for ten trials, the tab is reloaded mid-session,
+// the session finishes and the completion redirect happens. Then the server must hold every
+// trial exactly once, its CSV export must equal the page's own CSV, and a second participant
+// with the same Prolific id must be refused.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { requireBuiltSite, launch, participate, ARTIFACTS } from './browser.mjs';
+
+const BIN = process.env.MICROLEARNING_BIN;
+let server, browser, base, study, token;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+before(async () => {
+  await requireBuiltSite();
+  assert.ok(BIN, 'MICROLEARNING_BIN must name the built microlearning binary (scripts/test.sh sets it)');
+  const dir = mkdtempSync(join(tmpdir(), 'microlearning-collect-'));
+  const database = `sqlite://${join(dir, 'lab.db')}`;
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}/`;
+  const created = JSON.parse(execFileSync(BIN, ['study', '--database', database, 'create', '--name', 'browser test',
+    '--design', 'short', '--seed', '3', '--completion-url', `${base}done?cc=TESTCODE`, '--public-url', base, '--json'], { encoding: 'utf8' }));
+  study = created.study;
+  token = created.experimenter_token;
+  server = spawn(BIN, ['serve', '--database', database, '--listen', `127.0.0.1:${port}`, '--site', '.'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  for (let i = 0; ; i += 1) {
+    try {
+      if ((await fetch(`${base}api/v1/studies/${study}`)).ok) break;
+    } catch { /* not up yet */ }
+    if (i > 200) throw new Error('the collection server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+});
+
+async function experimenter(path) {
+  const r = await fetch(`${base}api/v1/studies/${study}/${path}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 200, path);
+  return r.text();
+}
+
+async function openLink(context, link) {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(link);
+  return page;
+}
+
+test('a participant from a Prolific link: offline stretch, reload, completion; the server holds every trial once', async () => {
+  const link = `${base}?study=${study}&PROLIFIC_PID=pp-test-1&STUDY_ID=st-1&SESSION_ID=se-1`;
+  const context = await browser.newContext({ acceptDownloads: true });
+  let page = await openLink(context, link);
+  const answers = new Map();
+  const policy = (label) => (label === 3 ? 5 : label);
+
+  // The page's headers: cross-origin isolated, as served by the collection server.
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+  assert.equal(await participate(page, answers, { policy, stopAfter: 8 }), 'stopped');
+  assert.match(await page.textContent('#collect-status'), /All answers saved|Saving/);
+
+  // A second tab of the same study says so and runs nothing.
+  const second = await openLink(context, link);
+  await second.waitForFunction(() => document.body.dataset.participantState === 'notice', null, { timeout: 60_000 });
+  assert.match(await second.textContent('#experiment-stage'), /already open in another tab/);
+  await second.close();
+
+  // The network to the API goes away for ten trials: answers are kept, the status says so.
+  await page.route('**/api/v1/**', (route) => route.abort('internetdisconnected'));
+  assert.equal(await participate(page, answers, { policy, stopAfter: 10 }), 'stopped');
+  await page.waitForFunction(() => document.querySelector('#collect-status').dataset.offline === 'true', null, { timeout: 30_000 });
+  assert.match(await page.textContent('#collect-status'), /Offline: your answers are kept/);
+  const waiting = Number(await page.getAttribute('#collect-status', 'data-pending'));
+  assert.ok(waiting >= 10, `${waiting} trials waiting`);
+  await page.unroute('**/api/v1/**');
+  assert.equal(await participate(page, answers, { policy, stopAfter: 3 }), 'stopped');
+  await page.waitForFunction(() => document.querySelector('#collect-status').dataset.pending === '0', null, { timeout: 60_000 });
+
+  // Reload in the middle: the same participant's session resumes where it stopped.
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('#experiment-stage').textContent.includes('Welcome back'), null, { timeout: 60_000 });
+  const welcome = await page.textContent('#experiment-stage');
+  assert.match(welcome, /pp-test-1/);
+  assert.match(welcome, new RegExp(`done ${answers.size} of`));
+  assert.equal(await participate(page, answers, { policy }), 'finished');
+
+  // The redirect happens once the server has confirmed every trial.
+  await page.waitForURL(/cc=TESTCODE/, { timeout: 120_000 });
+
+  // The server: every trial exactly once, and the same CSV as the page's own export.
+  const csv = await experimenter('trials.csv');
+  const lines = csv.trim().split('\n').slice(1);
+  const indices = lines.map((l) => Number(l.split(',')[11]));
+  assert.equal(new Set(indices).size, indices.length, 'no trial stored twice');
+  assert.deepEqual([...indices].sort((a, b) => a - b), [...answers.keys()].sort((a, b) => a - b));
+  const summary = JSON.parse(await experimenter('summary'));
+  assert.equal(summary.counts.completed, 1);
+  assert.equal(summary.counts.trials, answers.size);
+
+  page = await openLink(context, base);
+  await page.waitForSelector('#exp-sessions tr[data-session]', { timeout: 60_000 });
+  const [file] = await Promise.all([page.waitForEvent('download'), page.click('#exp-sessions button[data-action="csv"]')]);
+  const path = fileURLToPath(new URL('collect-local.csv', ARTIFACTS));
+  await file.saveAs(path);
+  assert.equal(readFileSync(path, 'utf8'), csv, "the server's CSV equals the page's, row for row");
+  for (const line of lines) {
+    const cells = line.split(',');
+    const expected = answers.get(Number(cells[11]));
+    assert.equal(Number(cells[18]), expected.response);
+  }
+
+  // The same Prolific id from another browser: refused, nothing stored.
+  const other = await browser.newContext();
+  const again = await openLink(other, link);
+  await again.waitForSelector('#jspsych-html-button-response-btngroup button', { timeout: 60_000 });
+  await again.locator('#jspsych-html-button-response-btngroup button').first().click();
+  await again.waitForFunction(() => document.body.dataset.participantState === 'notice', null, { timeout: 30_000 });
+  assert.match(await again.textContent('#experiment-stage'), /already taken part/);
+  assert.equal(JSON.parse(await experimenter('summary')).counts.sessions_started, 1);
+  await other.close();
+  await context.close();
+});
