@@ -27,7 +27,12 @@ where
                 ApiError::new(status, format!("could not read the request body: {}", rejection.body_text()))
             }
         })?;
-        // serde_json checks UTF-8 and limits nesting to 128 levels.
+        if let Some(depth) = too_deep(&bytes) {
+            return Err(ApiError::bad_request(format!(
+                "the JSON is nested more than {MAX_DEPTH} levels deep (at least {depth}); the API's bodies are flat"
+            )));
+        }
+        // serde_json checks UTF-8 (and would skip unknown deep values without recursing).
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             use serde_json::error::Category;
             match e.classify() {
@@ -38,6 +43,37 @@ where
             }
         })
     }
+}
+
+/// No body of the API nests deeper than this (a trial row is one flat object).
+pub const MAX_DEPTH: usize = 8;
+
+/// The nesting depth reached, if it passes [`MAX_DEPTH`]; brackets inside strings do not count.
+fn too_deep(bytes: &[u8]) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(depth);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The token of `Authorization: Bearer <token>`.
