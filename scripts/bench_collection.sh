@@ -9,9 +9,9 @@ source "$(dirname "$0")/postgres.sh"
 require_rust
 PARTICIPANTS="${1:-500}"
 TRIALS="${2:-100}"
-log "building the release binary"
-cargo build --release --bin microlearning
-BIN="$CARGO_TARGET_DIR/release/microlearning"
+log "building the microlearning binary (dev profile: every dependency optimised, as scripts/test.sh builds it)"
+cargo build -p microlearning --bin microlearning
+BIN="$CARGO_TARGET_DIR/debug/microlearning"
 start_postgres
 WORK="$(mktemp -d /tmp/microlearning-bench.XXXXXX)"
 echo "| database | participants × trials | dropped replies | crash | trials/s | p50 ms | p99 ms | server peak RSS MB | acknowledged | lost | duplicated | integrity |"

@@ -73,6 +73,7 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
 
   // The page's headers: cross-origin isolated, as served by the collection server.
   assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+  await page.waitForSelector('#experiment-stage:not([hidden])', { timeout: 60_000 });
   assert.equal(await participate(page, answers, { policy, stopAfter: 8 }), 'stopped');
   assert.match(await page.textContent('#collect-status'), /All answers saved|Saving/);
 
@@ -96,6 +97,7 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
   // Reload in the middle: the same participant's session resumes where it stopped.
   await page.reload();
   await page.waitForFunction(() => document.querySelector('#experiment-stage').textContent.includes('Welcome back'), null, { timeout: 60_000 });
+  await page.waitForSelector('#experiment-stage:not([hidden])');
   const welcome = await page.textContent('#experiment-stage');
   assert.match(welcome, /pp-test-1/);
   assert.match(welcome, new RegExp(`done ${answers.size} of`));

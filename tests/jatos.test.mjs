@@ -49,6 +49,7 @@ test('in JATOS: a row appended per trial, the session file submitted, then the r
   }));
   await page.route('**/jatos.js', (route) => route.fulfill({ contentType: 'text/javascript', body: standIn(`${url}finished?cc=JATOS1`) }));
   await page.goto(`${url}jatos.html`);
+  await page.waitForSelector('#experiment-stage:not([hidden])', { timeout: 60_000 });
   const answers = new Map();
   assert.equal(await participate(page, answers), 'finished');
   await page.waitForURL(/cc=JATOS1/, { timeout: 60_000 });

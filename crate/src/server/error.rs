@@ -60,6 +60,10 @@ impl From<StoreError> for ApiError {
         // The client cannot fix these; the operator must see them.
         eprintln!("collection server: {e}");
         match e {
+            StoreError::Random(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the server could not make a secure token just now; try again",
+            ),
             StoreError::Corrupt { .. } => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the server's stored data is damaged; the experimenter has been told in the log",

@@ -99,7 +99,11 @@ pub async fn start_session(
         .find_map(|k| body.url_params.get(*k).filter(|v| !v.trim().is_empty()))
         .cloned()
         .or(body.participant.filter(|p| !p.trim().is_empty()))
-        .unwrap_or_else(|| format!("P-{}", token::random_hex(5).to_uppercase()));
+        .map_or_else(
+            || token::random_hex(5).map(|h| format!("P-{}", h.to_uppercase())),
+            Ok,
+        )
+        .map_err(|e| ApiError::from(super::store::StoreError::from(e)))?;
     check_participant_id(&participant)?;
     let outcome = state
         .store

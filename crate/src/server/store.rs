@@ -40,6 +40,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Random(#[from] token::RandomError),
     /// A stored value the server itself wrote no longer parses: the database was edited by hand.
     #[error("stored data of {what} is corrupt: {reason}")]
     Corrupt { what: String, reason: String },
@@ -313,8 +315,8 @@ impl Store {
     pub async fn create_study(&self, new: &NewStudy) -> StoreResult<CreatedStudy> {
         let design = serde_json::to_string(&new.design).map_err(|e| corrupt("a design", e))?;
         let stimuli = serde_json::to_string(&new.stimuli).map_err(|e| corrupt("stimuli", e))?;
-        let id = format!("s-{}", token::random_hex(6));
-        let experimenter_token = format!("exp-{}", token::random_hex(24));
+        let id = format!("s-{}", token::random_hex(6)?);
+        let experimenter_token = format!("exp-{}", token::random_hex(24)?);
         sqlx::query(
             "INSERT INTO studies (id, name, design, stimuli, max_participants, completion_url, \
              token_hash, status, sessions_started, created_ms) \
@@ -408,8 +410,8 @@ impl Store {
         url_params: &BTreeMap<String, String>,
     ) -> StoreResult<StartOutcome> {
         let params = serde_json::to_string(url_params).map_err(|e| corrupt("url params", e))?;
-        let session = token::random_hex(16);
-        let session_token = format!("ses-{}", token::random_hex(24));
+        let session = token::random_hex(16)?;
+        let session_token = format!("ses-{}", token::random_hex(24)?);
         let mut tx = self.write.begin().await?;
         let counted = sqlx::query(
             "UPDATE studies SET sessions_started = sessions_started + 1 WHERE id = $1 \

@@ -3,12 +3,16 @@
 
 use sha2::{Digest, Sha256};
 
+/// The operating system's random source failed: no id or token can be made safely.
+#[derive(Debug, thiserror::Error)]
+#[error("the operating system's random source failed: {0}")]
+pub struct RandomError(String);
+
 /// `bytes` random bytes from the operating system, as lowercase hex.
-pub fn random_hex(bytes: usize) -> String {
+pub fn random_hex(bytes: usize) -> Result<String, RandomError> {
     let mut buffer = vec![0u8; bytes];
-    // The OS random source failing is not recoverable for a server that hands out secrets.
-    getrandom::fill(&mut buffer).expect("the operating system's random source failed");
-    hex(&buffer)
+    getrandom::fill(&mut buffer).map_err(|e| RandomError(e.to_string()))?;
+    Ok(hex(&buffer))
 }
 
 fn hex(bytes: &[u8]) -> String {
