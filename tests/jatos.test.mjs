@@ -47,7 +47,7 @@ test('in JATOS: a row appended per trial, the session file submitted, then the r
     contentType: 'text/html',
     body: index.replace('<script type="module" src="www/app.js"></script>', '<script src="jatos.js"></script>\n<script type="module" src="www/app.js"></script>'),
   }));
-  await page.route('**/jatos.js', (route) => route.fulfill({ contentType: 'text/javascript', body: standIn(`${url}finished?cc=JATOS1`) }));
+  await page.route(`${url}jatos.js`, (route) => route.fulfill({ contentType: 'text/javascript', body: standIn(`${url}finished?cc=JATOS1`) }));
   await page.goto(`${url}jatos.html`);
   await page.waitForSelector('#experiment-stage:not([hidden])', { timeout: 60_000 });
   const answers = new Map();

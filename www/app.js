@@ -12,7 +12,7 @@ import { ExperimentPanel } from './experiment/panel.js';
 import { ComparisonView } from './experiment/comparison-view.js';
 import { ExperimentStore } from './experiment/store.js';
 import { ParticipantMode } from './experiment/participant.js';
-import { JatosMode } from './experiment/jatos.js';
+import { JatosMode } from './experiment/jatos-mode.js';
 
 const $ = (id) => document.getElementById(id);
 // Fashion-MNIST's 60,000 training images make one browser epoch take minutes; the page trains
