@@ -116,6 +116,15 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
   assert.equal(summary.counts.completed, 1);
   assert.equal(summary.counts.trials, answers.size);
 
+  // The dashboard, with the experimenter token typed in, shows the same counts.
+  const dashboard = await openLink(context, `${base}dashboard.html?study=${study}`);
+  await dashboard.fill('#token', token);
+  await dashboard.click('#connect');
+  await dashboard.waitForFunction((n) => document.querySelector('#n-trials').textContent === String(n), answers.size, { timeout: 30_000 });
+  assert.equal(await dashboard.textContent('#n-completed'), '1');
+  assert.match(await dashboard.textContent('#conditions'), /σ 0\.5 · 100 ms/);
+  await dashboard.close();
+
   page = await openLink(context, base);
   await page.waitForSelector('#exp-sessions tr[data-session]', { timeout: 60_000 });
   const [file] = await Promise.all([page.waitForEvent('download'), page.click('#exp-sessions button[data-action="csv"]')]);
@@ -136,6 +145,16 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
   await again.waitForFunction(() => document.body.dataset.participantState === 'notice', null, { timeout: 30_000 });
   assert.match(await again.textContent('#experiment-stage'), /already taken part/);
   assert.equal(JSON.parse(await experimenter('summary')).counts.sessions_started, 1);
+
+  // On another device, the lab page pools the study's trials into the people-vs-models group.
+  const lab = await openLink(other, `${base}?pool=${study}`);
+  await lab.waitForFunction(() => document.body.dataset.readyMs !== undefined, null, { timeout: 60_000 });
+  assert.equal(await lab.inputValue('#pool-study'), study);
+  await lab.fill('#pool-token', token);
+  await lab.click('#pool-load');
+  await lab.waitForFunction(() => /trials from/.test(document.querySelector('#pool-status').textContent), null, { timeout: 30_000 });
+  assert.match(await lab.textContent('#pool-status'), new RegExp(`${answers.size} trials from 1 session`));
+  assert.match(await lab.textContent('#group-summary'), new RegExp(`1 participant session\\(s\\), ${answers.size} trials`));
   await other.close();
   await context.close();
 });

@@ -3,10 +3,11 @@
 // latest answers. The comparison with models runs in the lab page (panel 12), which pools this
 // study's trials from the server: the dashboard's link opens it with the study filled in.
 import { experimenterFetch, followEvents, tokenKey } from './experiment/collect.js';
-import { escapeHtml } from './experiment/timeline.js';
 import { downloadText } from './files.js';
 
 const $ = (id) => document.getElementById(id);
+// (timeline.js has one too, but importing it would pull in jsPsych, which this page does not load.)
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const params = new URLSearchParams(location.search);
 let controller = null;
 let refreshTimer = null;
