@@ -22,6 +22,9 @@ CREATE TABLE sessions (
     study_id TEXT NOT NULL REFERENCES studies (id),
     participant_id TEXT NOT NULL,
     token_hash TEXT NOT NULL,
+    -- SHA-256 of a secret the participant's browser made before asking for the session: the same
+    -- browser can get its session back (with a new token) if the first reply was lost.
+    resume_hash TEXT,
     -- The link's query parameters (PROLIFIC_PID, STUDY_ID, SESSION_ID, ...), as a JSON object.
     url_params TEXT NOT NULL,
     status TEXT NOT NULL,

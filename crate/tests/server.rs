@@ -289,6 +289,42 @@ async fn a_participant_session_from_link_to_export() {
 }
 
 #[tokio::test]
+async fn a_lost_start_reply_is_recovered_with_the_resume_key_and_only_with_it() {
+    for (backend, url) in databases("resume").await {
+        let lab = lab(&url, Some(1)).await;
+        let path = format!("/studies/{}/sessions", lab.study);
+        let start = async |key: Option<&str>| {
+            let mut body = json!({ "url_params": { "PROLIFIC_PID": "pp-lost" }, "consent": true });
+            if let Some(k) = key {
+                body["resume_key"] = json!(k);
+            }
+            lab.call(Method::POST, &path, None, Some(body)).await
+        };
+        let key = "0123456789abcdef0123";
+        let first = start(Some(key)).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{backend}: {}", first.text);
+        // The reply was lost; the browser asks again with its key: the same session, new token
+        // (the study is full now, but this is not a new participant).
+        let again = start(Some(key)).await;
+        assert_eq!(again.status, StatusCode::OK, "{backend}: {}", again.text);
+        assert_eq!(again.json()["session"], first.json()["session"]);
+        assert_ne!(again.json()["token"], first.json()["token"]);
+        let session = again.json()["session"].as_str().unwrap().to_string();
+        let new_token = again.json()["token"].as_str().unwrap().to_string();
+        let old_token = first.json()["token"].as_str().unwrap().to_string();
+        let ok = lab.call(Method::GET, &format!("/sessions/{session}"), Some(&new_token), None).await;
+        assert_eq!(ok.status, StatusCode::OK);
+        let stale = lab.call(Method::GET, &format!("/sessions/{session}"), Some(&old_token), None).await;
+        assert_eq!(stale.status, StatusCode::FORBIDDEN);
+        // Without the key, or with another one: no second participation.
+        assert_eq!(start(None).await.status, StatusCode::CONFLICT);
+        assert_eq!(start(Some("another-key-of-sufficient-length")).await.status, StatusCode::CONFLICT);
+        assert_eq!(lab.store.study(&lab.study).await.unwrap().unwrap().sessions_started, 1);
+        lab.store.close().await;
+    }
+}
+
+#[tokio::test]
 async fn a_full_study_refuses_and_concurrent_starts_respect_the_limit() {
     for (backend, url) in databases("full").await {
         let lab = lab(&url, Some(3)).await;
@@ -393,6 +429,11 @@ async fn bad_input_gets_a_4xx_with_a_message_and_the_server_keeps_serving() {
             ("export with a participant's token", Method::GET, format!("/studies/{}/trials.ndjson", lab.study), Some(&token), Body::empty(), StatusCode::FORBIDDEN),
             ("summary with a wrong token", Method::GET, format!("/studies/{}/summary", lab.study), Some("x"), Body::empty(), StatusCode::FORBIDDEN),
             ("an unknown route", Method::GET, "/nothing/here".into(), None, Body::empty(), StatusCode::NOT_FOUND),
+            ("a NUL byte in a session id", Method::GET, "/sessions/%00".into(), Some(&token), Body::empty(), StatusCode::NOT_FOUND),
+            ("a NUL byte in a study id", Method::GET, "/studies/a%00b".into(), None, Body::empty(), StatusCode::NOT_FOUND),
+            ("a path that is not UTF-8", Method::GET, "/studies/%FF".into(), None, Body::empty(), StatusCode::BAD_REQUEST),
+            ("a method the route does not take", Method::PATCH, trial("1"), Some(&token), Body::empty(), StatusCode::METHOD_NOT_ALLOWED),
+            ("a short resume key", Method::POST, format!("/studies/{}/sessions", lab.study), None, Body::from("{\"consent\": true, \"resume_key\": \"x\"}"), StatusCode::UNPROCESSABLE_ENTITY),
         ];
         for (what, method, path, token, body, expected) in cases {
             let r = lab.send(method, &path, token, body).await;

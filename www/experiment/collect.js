@@ -6,6 +6,7 @@
 // always safe.
 
 const API = 'api/v1';
+const REQUEST_TIMEOUT_MS = 20_000;
 
 /** A reply that never came (offline, server down, connection dropped). */
 export class NetworkError extends Error {}
@@ -24,6 +25,8 @@ export class CollectionClient {
       response = await fetch(`${this.base}${path}`, {
         method, headers, keepalive, cache: 'no-store',
         body: body === undefined ? undefined : JSON.stringify(body),
+        // A stalled connection must not hold the sender up for ever.
+        signal: keepalive ? undefined : AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (err) {
       throw new NetworkError(`the study server could not be reached (${err.message})`);
@@ -64,6 +67,7 @@ export class TrialSender {
   constructor({ client, store, session, onStatus = () => {}, onRejected = () => {} }) {
     Object.assign(this, { client, store, session, onStatus, onRejected });
     this.pending = new Map(); // stimulus_index → row, mirrors the outbox for pagehide
+    this.refused = new Map(); // stimulus_index → the server's reply, for rows it will never take
     this.offline = false;
     this.failures = 0;
     this.running = null;
@@ -99,10 +103,14 @@ export class TrialSender {
     this.onStatus({ pending: this.pending.size, offline: this.offline });
   }
 
-  /** Resolves once the outbox is empty (it may take as long as the network is away). */
+  /**
+   * Resolves once the outbox is empty (it may take as long as the network is away); rejects if
+   * the sender is stopped first.
+   */
   drain() {
+    if (this.stopped) return Promise.reject(new Error('the sender was stopped'));
     if (!this.pending.size && !this.running) return Promise.resolve();
-    return new Promise((resolve) => { this.drained.push(resolve); this.kick(); });
+    return new Promise((resolve, reject) => { this.drained.push({ resolve, reject }); this.kick(); });
   }
 
   sleep(ms) {
@@ -114,41 +122,15 @@ export class TrialSender {
 
   async loop() {
     while (!this.stopped) {
-      const rows = await this.store.outboxOf(this.session.session_id);
-      this.pending = new Map(rows.map((r) => [r.stimulus_index, r]));
-      this.report();
-      if (!rows.length) {
-        for (const resolve of this.drained.splice(0)) resolve();
-        return;
-      }
       let failed = false;
-      for (const row of rows) {
-        if (this.stopped) return;
-        let reply;
-        try {
-          reply = await this.client.putTrial(this.session.session_id, this.session.token, row);
-        } catch (err) {
-          if (!(err instanceof NetworkError)) throw err;
-          failed = true;
-          break;
-        }
-        if (reply.status === 200 || reply.status === 201) {
-          await this.store.sent(row.session_id, row.stimulus_index);
-          this.pending.delete(row.stimulus_index);
-          this.offline = false;
-          this.failures = 0;
-          this.report();
-        } else if (reply.status >= 500 || reply.status === 429 || reply.status === 408) {
-          failed = true;
-          break;
-        } else {
-          // The server refuses this row for good (withdrawn, conflicting, invalid): it stays in
-          // this browser's store, leaves the outbox, and the page says so.
-          await this.store.sent(row.session_id, row.stimulus_index);
-          this.pending.delete(row.stimulus_index);
-          this.onRejected(row, reply);
-        }
+      try {
+        failed = await this.round();
+      } catch (err) {
+        // Storage trouble (IndexedDB): keep the rows where they are and try again later.
+        console.error(`the trial sender: ${err.message}`);
+        failed = true;
       }
+      if (failed === 'done') return;
       if (failed) {
         this.offline = true;
         this.failures += 1;
@@ -157,6 +139,47 @@ export class TrialSender {
         await this.sleep(ceiling / 2 + Math.random() * ceiling / 2);
       }
     }
+  }
+
+  /** One pass over the outbox: 'done' when it is empty, true when a send failed. */
+  async round() {
+    const rows = await this.store.outboxOf(this.session.session_id);
+    this.pending = new Map(rows.map((r) => [r.stimulus_index, r]));
+    this.report();
+    if (!rows.length) {
+      for (const { resolve } of this.drained.splice(0)) resolve();
+      return 'done';
+    }
+    let failed = false;
+    for (const row of rows) {
+      if (this.stopped) return;
+      let reply;
+      try {
+        reply = await this.client.putTrial(this.session.session_id, this.session.token, row);
+      } catch (err) {
+        if (!(err instanceof NetworkError)) throw err;
+        failed = true;
+        break;
+      }
+      if (reply.status === 200 || reply.status === 201) {
+        await this.store.sent(row.session_id, row.stimulus_index);
+        this.pending.delete(row.stimulus_index);
+        this.offline = false;
+        this.failures = 0;
+        this.report();
+      } else if (reply.status >= 500 || reply.status === 429 || reply.status === 408) {
+        failed = true;
+        break;
+      } else {
+        // The server refuses this row for good (withdrawn, conflicting, invalid): it stays in
+        // this browser's store, leaves the outbox, and the page says so.
+        await this.store.sent(row.session_id, row.stimulus_index);
+        this.pending.delete(row.stimulus_index);
+        this.refused.set(row.stimulus_index, reply);
+        this.onRejected(row, reply);
+      }
+    }
+    return failed;
   }
 
   /** The page is going away: fire every unsent trial with keepalive (no waiting). */
@@ -170,6 +193,7 @@ export class TrialSender {
 
   stop() {
     this.stopped = true;
+    for (const { reject } of this.drained.splice(0)) reject(new Error('the sender was stopped'));
     if (this.wake) this.wake();
     removeEventListener('online', this.onOnline);
     removeEventListener('pagehide', this.onPageHide);

@@ -5,10 +5,9 @@
 // One session runs in one tab (Web Locks). A reload resumes the same participant's session and
 // sends what is still unsent; a finished or withdrawn session is never resumed, and a visitor
 // whose link names another participant never sees someone else's session.
-import { ExperimentRunner } from './session.js';
+import { ExperimentRunner, estimateRefreshRate } from './session.js';
 import { CollectionClient, NetworkError, TrialSender, statusText } from './collect.js';
 import { consentTrial, escapeHtml } from './timeline.js';
-import { estimateRefreshRate } from './session.js';
 
 const PRIVACY = `Your answers are sent to the study's server as you go; neither your IP address nor
   your browser's name is stored there. You can withdraw at any time with the "Withdraw" button,
@@ -35,6 +34,7 @@ export class ParticipantMode {
 
   /** Shows a message in place of the experiment. */
   say(html, { retry = false } = {}) {
+    this.notice = { html, retry };
     this.stage.hidden = false;
     this.stage.innerHTML = `<div class="exp-text participant-notice">${html}</div>`;
     if (retry) {
@@ -117,10 +117,21 @@ export class ParticipantMode {
     const design = study.data.design;
     const agreed = await this.consent(design, study.data.trials);
     if (!agreed) return;
+    // Measured before the session exists: nothing may stand between the server's reply and
+    // saving it (a background tab gets no animation frames).
+    const refresh = await estimateRefreshRate();
+    // A secret kept before asking: if the reply is lost, asking again with it returns the same
+    // session rather than "already taken part".
+    const keyName = `microlearning-resume-${this.studyId}-${this.linkParticipant || ''}`;
+    let resumeKey = localStorage.getItem(keyName);
+    if (!resumeKey) {
+      resumeKey = Array.from(crypto.getRandomValues(new Uint8Array(20)), (b) => b.toString(16).padStart(2, '0')).join('');
+      localStorage.setItem(keyName, resumeKey);
+    }
     let reply;
     try {
       reply = await this.client.startSession(this.studyId, {
-        participant: this.linkParticipant, url_params: this.params, consent: true,
+        participant: this.linkParticipant, url_params: this.params, consent: true, resume_key: resumeKey,
       });
     } catch (err) {
       this.say(`<h2>The study cannot start</h2><p>${escapeHtml(err.message)}. Nothing was recorded.</p>`, { retry: true });
@@ -130,11 +141,10 @@ export class ParticipantMode {
       this.say(`<h2>Already taken part</h2><p>${escapeHtml(reply.data.error)}. Each person takes part once.</p>`);
       return;
     }
-    if (reply.status !== 201) {
-      this.say(`<h2>The study cannot start</h2><p>${escapeHtml(reply.data.error || `the server answered ${reply.status}`)}</p>`);
+    if (reply.status !== 201 && reply.status !== 200) {
+      this.say(`<h2>The study cannot start</h2><p>${escapeHtml(reply.data.error || `the server answered ${reply.status}`)}</p>`, { retry: reply.status >= 500 });
       return;
     }
-    const refresh = await estimateRefreshRate();
     const session = {
       session_id: reply.data.session,
       participant_id: reply.data.participant,
@@ -181,6 +191,12 @@ export class ParticipantMode {
         await this.store.withdrawSession(session.session_id);
         return this.fresh();
       }
+      if ([401, 403, 404].includes(reply.status)) {
+        this.say(`<h2>This session cannot go on</h2><p>The study's server no longer knows this session
+          (${escapeHtml(reply.data.error || reply.status)}). Your answers so far are kept on this device;
+          please contact the study's team.</p>`);
+        return;
+      }
       if (reply.status === 200) {
         const onServer = new Set(reply.data.stored);
         const missing = (await this.store.trialsOf(session.session_id)).filter((r) => !onServer.has(r.stimulus_index));
@@ -217,10 +233,12 @@ export class ParticipantMode {
       classNames: this.classNames,
       outbox: true,
       privacy: PRIVACY,
-      onTrialSaved: (row) => this.sender.queued(row),
+      onTrialSaved: (row) => { if (!this.withdrawn) this.sender.queued(row); },
       onStateChange: () => {},
       onFinished: (finished) => {
-        if (!finished.declined) this.submit(session);
+        // After a withdrawal the experiment was aborted: keep its message on screen.
+        if (this.withdrawn) this.say(this.notice.html, { retry: this.notice.retry });
+        else if (!finished.declined) this.submit(session);
       },
     });
     window.labExperiment = { current: () => this.runner?.current?.stimulus ?? null, store: this.store, mode: 'participant' };
@@ -242,12 +260,15 @@ export class ParticipantMode {
 
   async withdraw(session) {
     if (!confirm('Withdraw from the study? Your answers will be deleted from the server and from this device.')) return;
+    this.withdrawn = true;
     this.sender?.stop();
+    this.say('<h2>Withdrawing…</h2><p>Deleting your answers.</p>');
+    this.runner?.current?.jsPsych?.abortExperiment();
     try {
       const reply = await this.client.withdraw(session.session_id, session.token);
       if (reply.status !== 200 && reply.status !== 410) throw new Error(reply.data.error || `the server answered ${reply.status}`);
     } catch (err) {
-      this.say(`<h2>Withdrawal not confirmed</h2><p>${escapeHtml(err.message)}. Your answers are still stored; please try again when online.</p>`, { retry: true });
+      this.say(`<h2>Withdrawal not confirmed</h2><p>${escapeHtml(err.message)}. Your answers are still stored; reload this page and press "Withdraw" again when online.</p>`, { retry: true });
       return;
     }
     await this.store.withdrawSession(session.session_id);
@@ -263,13 +284,18 @@ export class ParticipantMode {
     if (!this.sender) await this.startSender(session);
     this.say('<h2>Saving your answers…</h2><p>Please keep this page open until this message changes.</p>');
     document.body.dataset.participantState = 'submitting';
+    const pause = (attempt) => new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2)));
     for (let attempt = 0; ; attempt += 1) {
-      await this.sender.drain();
+      try {
+        await this.sender.drain();
+      } catch {
+        return; // stopped: the participant withdrew meanwhile
+      }
       let reply;
       try {
         reply = await this.client.complete(session.session_id, session.token);
       } catch {
-        await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5))));
+        await pause(attempt);
         continue;
       }
       if (reply.status === 200) {
@@ -286,18 +312,36 @@ export class ParticipantMode {
         }
         return;
       }
+      if (reply.status >= 500 || reply.status === 408 || reply.status === 429) {
+        await pause(attempt);
+        continue;
+      }
+      if (reply.status === 410) {
+        await this.store.withdrawSession(session.session_id);
+        this.say('<h2>Withdrawn</h2><p>This session was withdrawn; its answers were deleted.</p>');
+        return;
+      }
       if (reply.status === 409 && Array.isArray(reply.data.missing)) {
-        const missing = new Set(reply.data.missing);
-        const rows = (await this.store.trialsOf(session.session_id)).filter((r) => missing.has(r.stimulus_index));
-        if (rows.length < missing.size) {
-          this.say(`<h2>Some answers are missing</h2><p>${missing.size - rows.length} answers are neither on the server nor on this device. Please contact the study's team.</p>`);
+        const missing = reply.data.missing;
+        const refused = missing.filter((i) => this.sender.refused.has(i));
+        if (refused.length) {
+          const why = this.sender.refused.get(refused[0]).data.error;
+          this.say(`<h2>Some answers were not accepted</h2><p>The study's server refused ${refused.length} of your answers
+            (${escapeHtml(why || 'no reason given')}). They are kept on this device; please contact the study's team.</p>`);
+          return;
+        }
+        const wanted = new Set(missing);
+        const rows = (await this.store.trialsOf(session.session_id)).filter((r) => wanted.has(r.stimulus_index));
+        if (rows.length < wanted.size) {
+          this.say(`<h2>Some answers are missing</h2><p>${wanted.size - rows.length} answers are neither on the server nor on this device. Please contact the study's team.</p>`);
           return;
         }
         await this.store.requeue(rows);
         for (const row of rows) this.sender.queued(row);
+        await pause(attempt);
         continue;
       }
-      this.say(`<h2>Could not finish</h2><p>${escapeHtml(reply.data.error || `the server answered ${reply.status}`)}</p>`);
+      this.say(`<h2>Could not finish</h2><p>${escapeHtml(reply.data.error || `the server answered ${reply.status}`)}</p>`, { retry: true });
       return;
     }
   }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::bearer;
+use super::extract::{ApiPath as Path, bearer};
 use crate::human::{TrialRecord, csv_header, csv_row};
 
 async fn authorise(state: &AppState, study: &str, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -91,7 +91,12 @@ pub async fn summary(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     authorise(&state, &study, &headers).await?;
-    let s = state.study(&study).await?;
+    // Fresh from the store: `open` changes when `study close` runs.
+    let s = state
+        .store
+        .study(&study)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("there is no study \"{study}\"")))?;
     let counts = state.store.summary(&study).await?;
     Ok(Json(json!({
         "study": s.id,
@@ -112,22 +117,28 @@ pub async fn events(
 ) -> Result<impl IntoResponse, ApiError> {
     authorise(&state, &study, &headers).await?;
     let receiver = state.events.subscribe();
+    let shutdown = state.shutdown.clone();
     let hello = futures_util::stream::once(async {
         Ok::<_, Infallible>(Event::default().event("hello").data("{}"))
     });
-    let stream = futures_util::stream::unfold((receiver, study), |(mut rx, study)| async move {
+    // The stream ends when the server shuts down, so a dashboard never holds the shutdown up.
+    let stream = futures_util::stream::unfold((receiver, study, shutdown), |(mut rx, study, mut stop)| async move {
         loop {
-            match rx.recv().await {
+            let received = tokio::select! {
+                r = rx.recv() => r,
+                _ = stop.wait_for(|stopping| *stopping) => return None,
+            };
+            match received {
                 Ok(e) if e.study == study => {
                     let event = Event::default().event(e.kind).data(e.data.to_string());
-                    return Some((Ok::<_, Infallible>(event), (rx, study)));
+                    return Some((Ok::<_, Infallible>(event), (rx, study, stop)));
                 }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(n)) => {
                     let event = Event::default()
                         .event("lagged")
                         .data(json!({ "missed": n }).to_string());
-                    return Some((Ok(event), (rx, study)));
+                    return Some((Ok(event), (rx, study, stop)));
                 }
                 Err(RecvError::Closed) => return None,
             }

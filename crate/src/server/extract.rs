@@ -3,7 +3,8 @@
 //! shape, 413 past the body limit) and the bearer token.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
@@ -42,6 +43,54 @@ where
                 }
             }
         })
+    }
+}
+
+/// Path parameters, with a rejection (bad percent-encoding, not UTF-8) answered as JSON, and
+/// ids checked before they reach the database: study and session ids are made by the server
+/// from `[A-Za-z0-9-]`, so anything else cannot name one (and a NUL byte, which PostgreSQL
+/// refuses, never becomes a database error).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send + IdsChecked,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|r| ApiError::bad_request(format!("the path is malformed: {}", r.body_text())))?;
+        if let Some(id) = value.ids().into_iter().find(|id| !plausible_id(id)) {
+            return Err(ApiError::not_found(format!(
+                "\"{}\" is not a study or session id",
+                id.escape_debug()
+            )));
+        }
+        Ok(ApiPath(value))
+    }
+}
+
+fn plausible_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The ids in a path's parameters (the stimulus index is checked where it is parsed).
+pub trait IdsChecked {
+    fn ids(&self) -> Vec<&str>;
+}
+
+impl IdsChecked for String {
+    fn ids(&self) -> Vec<&str> {
+        vec![self]
+    }
+}
+
+impl IdsChecked for (String, String) {
+    fn ids(&self) -> Vec<&str> {
+        vec![&self.0]
     }
 }
 

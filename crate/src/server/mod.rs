@@ -43,17 +43,28 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub store: Store,
     events: broadcast::Sender<StudyEvent>,
+    /// Becomes true when the server shuts down (ends the live event streams).
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
     /// Studies' stimulus lists never change once created, so they are read once.
     studies: Arc<RwLock<HashMap<String, Arc<Study>>>>,
 }
 
 impl AppState {
     pub fn new(store: Store) -> Self {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
         Self {
             store,
             events: broadcast::channel(1024).0,
+            shutdown,
+            stop: Arc::new(stop),
             studies: Arc::default(),
         }
+    }
+
+    /// Ends the live event streams (the server is shutting down).
+    pub fn shut_down(&self) {
+        let _ = self.stop.send(true);
     }
 
     fn publish(&self, event: StudyEvent) {
@@ -95,6 +106,9 @@ pub fn api(state: AppState) -> Router {
         .route("/sessions/{session}/trials/{index}", put(p::put_trial))
         .route("/sessions/{session}/complete", post(p::complete))
         .fallback(|| async { ApiError::not_found("no such API route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method")
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
     Router::new().nest("/api/v1", v1)
@@ -174,9 +188,13 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         redact(&options.database),
         store.backend()
     );
-    let router = app(AppState::new(store.clone()), &options.site);
+    let state = AppState::new(store.clone());
+    let router = app(state.clone(), &options.site);
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            state.shut_down();
+        })
         .await?;
     store.close().await;
     eprintln!("collection server stopped; the database is closed");

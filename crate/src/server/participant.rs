@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::events::StudyEvent;
-use super::extract::{JsonBody, bearer};
+use super::extract::{ApiPath as Path, JsonBody, bearer};
 use super::store::{
     CompleteOutcome, PutOutcome, Session, SessionStatus, StartOutcome, Study, TrialWrite,
 };
@@ -57,6 +57,10 @@ pub struct NewSession {
     #[serde(default)]
     url_params: BTreeMap<String, String>,
     consent: bool,
+    /// A secret the browser made and kept before asking: if this reply is lost, asking again
+    /// with it returns the same session instead of "already taken part".
+    #[serde(default)]
+    resume_key: Option<String>,
 }
 
 fn check_participant_id(id: &str) -> Result<(), ApiError> {
@@ -105,11 +109,26 @@ pub async fn start_session(
         )
         .map_err(|e| ApiError::from(super::store::StoreError::from(e)))?;
     check_participant_id(&participant)?;
+    if let Some(key) = &body.resume_key
+        && !(16..=128).contains(&key.len())
+    {
+        return Err(ApiError::invalid("resume_key has 16 to 128 characters"));
+    }
     let outcome = state
         .store
-        .start_session(&study, &participant, &body.url_params)
+        .start_session(&study, &participant, &body.url_params, body.resume_key.as_deref())
         .await?;
     match outcome {
+        StartOutcome::Resumed { session, token } => Ok((
+            StatusCode::OK,
+            Json(json!({
+                "session": session,
+                "token": token,
+                "participant": participant,
+                "study": study,
+                "resumed": true,
+            })),
+        )),
         StartOutcome::Started { session, token } => {
             state.publish(StudyEvent::session(&study, "session-started", &session, &participant));
             Ok((
@@ -306,13 +325,15 @@ pub async fn complete(
         .complete(&session, &study.required_indices())
         .await?
     {
-        CompleteOutcome::Completed | CompleteOutcome::AlreadyComplete => {
-            state.publish(StudyEvent::session(
-                &session.study_id,
-                "session-completed",
-                &session.id,
-                &session.participant_id,
-            ));
+        outcome @ (CompleteOutcome::Completed | CompleteOutcome::AlreadyComplete) => {
+            if outcome == CompleteOutcome::Completed {
+                state.publish(StudyEvent::session(
+                    &session.study_id,
+                    "session-completed",
+                    &session.id,
+                    &session.participant_id,
+                ));
+            }
             Ok(Json(json!({
                 "status": "complete",
                 "completion_url": study.completion_url,

@@ -149,6 +149,8 @@ pub struct Session {
 #[derive(Debug, Clone)]
 pub enum StartOutcome {
     Started { session: String, token: String },
+    /// The same browser asked again (its resume key matched): the running session, new token.
+    Resumed { session: String, token: String },
     NoSuchStudy,
     Closed,
     Full,
@@ -232,11 +234,14 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// The database: a writer pool and a reader pool (the same pool on PostgreSQL).
+/// The database: a writer pool, a reader pool (the same pool on PostgreSQL) and a small pool
+/// of its own for exports, which hold a connection for as long as the client reads: a slow
+/// download never takes the connections that participants' requests need.
 #[derive(Clone)]
 pub struct Store {
     write: AnyPool,
     read: AnyPool,
+    export: AnyPool,
     backend: Backend,
 }
 
@@ -249,7 +254,8 @@ impl Store {
             .or_else(|| url.strip_prefix("sqlite:"))
         {
             let path = path.split('?').next().unwrap_or_default();
-            if path.is_empty() {
+            // Each pool would open its own in-memory database: refuse rather than lose data.
+            if path.is_empty() || path.starts_with(":memory:") {
                 return Err(StoreError::Url(url.to_string()));
             }
             if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -266,9 +272,11 @@ impl Store {
             let write = sqlite_pool(&rw, 1, false).await?;
             migrator().run(&write).await?;
             let read = sqlite_pool(&rw, 4, true).await?;
+            let export = sqlite_pool(&rw, 2, true).await?;
             Ok(Store {
                 write,
                 read,
+                export,
                 backend: Backend::Sqlite,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -281,9 +289,15 @@ impl Store {
                 .connect_with(options)
                 .await?;
             migrator().run(&pool).await?;
+            let export = AnyPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(url.parse().map_err(|_| StoreError::Url(url.to_string()))?)
+                .await?;
             Ok(Store {
                 write: pool.clone(),
                 read: pool,
+                export,
                 backend: Backend::Postgres,
             })
         } else {
@@ -297,6 +311,7 @@ impl Store {
 
     /// Closes every connection (an SQLite file is then checkpointed and consistent).
     pub async fn close(&self) {
+        self.export.close().await;
         self.read.close().await;
         self.write.close().await;
     }
@@ -408,11 +423,52 @@ impl Store {
         study: &str,
         participant: &str,
         url_params: &BTreeMap<String, String>,
+        resume_key: Option<&str>,
     ) -> StoreResult<StartOutcome> {
         let params = serde_json::to_string(url_params).map_err(|e| corrupt("url params", e))?;
         let session = token::random_hex(16)?;
         let session_token = format!("ses-{}", token::random_hex(24)?);
+        let resume_hash = resume_key.map(token::hash);
         let mut tx = self.write.begin().await?;
+        if let Some(resume) = &resume_hash {
+            // A repeat from the browser that started this participant's session: hand it back
+            // under a new token (the old one is only stored as a hash).
+            let resumed = sqlx::query(
+                "UPDATE sessions SET token_hash = $4 WHERE study_id = $1 AND participant_id = $2 \
+                 AND resume_hash = $3 AND status = 'running'",
+            )
+            .bind(study.to_string())
+            .bind(participant.to_string())
+            .bind(resume.clone())
+            .bind(token::hash(&session_token))
+            .execute(&mut *tx)
+            .await?;
+            if resumed.rows_affected() == 1 {
+                let id: String = sqlx::query(
+                    "SELECT id FROM sessions WHERE study_id = $1 AND participant_id = $2",
+                )
+                .bind(study.to_string())
+                .bind(participant.to_string())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+                tx.commit().await?;
+                return Ok(StartOutcome::Resumed {
+                    session: id,
+                    token: session_token,
+                });
+            }
+        }
+        // Someone who took part already hears so, even when the study is full or closed.
+        let known = sqlx::query("SELECT 1 FROM sessions WHERE study_id = $1 AND participant_id = $2")
+            .bind(study.to_string())
+            .bind(participant.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_some() {
+            tx.rollback().await?;
+            return Ok(StartOutcome::AlreadyTookPart);
+        }
         let counted = sqlx::query(
             "UPDATE studies SET sessions_started = sessions_started + 1 WHERE id = $1 \
              AND status = 'open' AND (max_participants IS NULL OR sessions_started < max_participants)",
@@ -429,14 +485,15 @@ impl Store {
             });
         }
         let inserted = sqlx::query(
-            "INSERT INTO sessions (id, study_id, participant_id, token_hash, url_params, status, \
-             created_ms) VALUES ($1, $2, $3, $4, $5, 'running', $6) \
+            "INSERT INTO sessions (id, study_id, participant_id, token_hash, resume_hash, url_params, \
+             status, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7) \
              ON CONFLICT (study_id, participant_id) DO NOTHING",
         )
         .bind(session.clone())
         .bind(study.to_string())
         .bind(participant.to_string())
         .bind(token::hash(&session_token))
+        .bind(resume_hash)
         .bind(params)
         .bind(now_ms())
         .execute(&mut *tx)
@@ -615,7 +672,7 @@ impl Store {
     /// Every stored trial record of a study, in session order then stimulus order, as a stream
     /// read from the database row by row (constant memory, whatever the study's size).
     pub fn trial_records(&self, study: &str) -> BoxStream<'static, StoreResult<String>> {
-        let pool = self.read.clone();
+        let pool = self.export.clone();
         let study = study.to_string();
         // A task reads the rows and hands them over through a small bounded channel: the reader
         // waits whenever the client is slower than the database, so memory stays constant.
