@@ -1,6 +1,7 @@
-// A minimal static file server for the built site (index.html, www/, data/), used by
-// `scripts/serve.sh` and the browser tests. Any static host works as well; this one only
-// exists so the lab needs nothing beyond Node.js. Usage: node scripts/static_server.mjs [port] [host]
+// A minimal static file server for the built site (index.html, www/, data/), used by the
+// browser tests of the page without the collection server (`scripts/serve.sh` runs
+// `microlearning serve`, which serves the same files and the API). Any static host works too.
+// Usage: node scripts/static_server.mjs [port] [host]
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';

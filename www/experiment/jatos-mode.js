@@ -6,7 +6,7 @@
 // session file is submitted with `jatos.submitResultData` (it replaces the appended rows), then
 // `jatos.endStudyAndRedirect` (or `jatos.endStudy`). `microlearning human-compare` reads a JATOS
 // result file either way: session files, or the rows of a participant who left early.
-import { ExperimentRunner, estimateRefreshRate } from './session.js';
+import { ExperimentRunner, estimateRefreshRate, sessionRecord } from './session.js';
 import { sessionToJson } from './export.js';
 
 /** The library's `StimulusDesign::new(Task::Mnist, 1)`: 160 test trials. */
@@ -36,13 +36,10 @@ export class JatosMode {
     const resuming = session && session.status === 'running';
     if (!session) {
       const refresh = await estimateRefreshRate();
-      session = {
-        session_id: id, participant_id: participant, jatos: { study_result: jatos.studyResultId, worker: jatos.workerId },
-        task: design.task, list_seed: design.seed, design, created: new Date().toISOString(), status: 'running',
-        consented: false, instructions_done: false, url_params: params,
-        screen: { width: screen.width, height: screen.height, device_pixel_ratio: devicePixelRatio },
-        refresh_hz_estimate: refresh.hz, median_frame_ms: refresh.median_frame_ms, resumed: [],
-      };
+      session = sessionRecord({
+        session_id: id, participant_id: participant, url_params: params,
+        jatos: { study_result: jatos.studyResultId, worker: jatos.workerId },
+      }, design, refresh);
       await this.store.putSession(session);
     }
     this.runner = new ExperimentRunner({

@@ -5,7 +5,7 @@
 // One session runs in one tab (Web Locks). A reload resumes the same participant's session and
 // sends what is still unsent; a finished or withdrawn session is never resumed, and a visitor
 // whose link names another participant never sees someone else's session.
-import { ExperimentRunner, estimateRefreshRate } from './session.js';
+import { ExperimentRunner, estimateRefreshRate, sessionRecord } from './session.js';
 import { CollectionClient, NetworkError, TrialSender, statusText } from './collect.js';
 import { consentTrial, escapeHtml } from './timeline.js';
 
@@ -145,25 +145,10 @@ export class ParticipantMode {
       this.say(`<h2>The study cannot start</h2><p>${escapeHtml(reply.data.error || `the server answered ${reply.status}`)}</p>`, { retry: reply.status >= 500 });
       return;
     }
-    const session = {
-      session_id: reply.data.session,
-      participant_id: reply.data.participant,
-      study: this.studyId,
-      token: reply.data.token,
-      task: design.task,
-      list_seed: design.seed,
-      design,
-      created: new Date().toISOString(),
-      status: 'running',
-      consented: true,
-      consented_at: new Date().toISOString(),
-      instructions_done: false,
-      url_params: this.params,
-      screen: { width: screen.width, height: screen.height, device_pixel_ratio: devicePixelRatio },
-      refresh_hz_estimate: refresh.hz,
-      median_frame_ms: refresh.median_frame_ms,
-      resumed: [],
-    };
+    const session = sessionRecord({
+      session_id: reply.data.session, participant_id: reply.data.participant, study: this.studyId,
+      token: reply.data.token, consented: true, consented_at: new Date().toISOString(), url_params: this.params,
+    }, design, refresh);
     await this.store.putSession(session);
     return this.run(session, () => this.runner.run(session));
   }

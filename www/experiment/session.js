@@ -48,6 +48,27 @@ export function estimateRefreshRate(frames = 40) {
   });
 }
 
+/**
+ * A new session record for the store: the design, the screen and its refresh estimate, and
+ * `fields` (session_id, participant_id and whatever the mode adds).
+ */
+export function sessionRecord(fields, design, refresh) {
+  return {
+    task: design.task,
+    list_seed: design.seed,
+    design,
+    created: new Date().toISOString(),
+    status: 'running',
+    consented: false,
+    instructions_done: false,
+    screen: { width: screen.width, height: screen.height, device_pixel_ratio: devicePixelRatio },
+    refresh_hz_estimate: refresh.hz,
+    median_frame_ms: refresh.median_frame_ms,
+    resumed: [],
+    ...fields,
+  };
+}
+
 function newId() {
   return self.crypto?.randomUUID ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
@@ -67,22 +88,7 @@ export class ExperimentRunner {
   /** A new session for `participantId` with `design`. */
   async start(participantId, design) {
     const refresh = await estimateRefreshRate();
-    const session = {
-      session_id: newId(),
-      participant_id: participantId,
-      task: design.task,
-      list_seed: design.seed,
-      design,
-      created: new Date().toISOString(),
-      status: 'running',
-      consented: false,
-      instructions_done: false,
-      browser: navigator.userAgent,
-      screen: { width: screen.width, height: screen.height, device_pixel_ratio: devicePixelRatio },
-      refresh_hz_estimate: refresh.hz,
-      median_frame_ms: refresh.median_frame_ms,
-      resumed: [],
-    };
+    const session = sessionRecord({ session_id: newId(), participant_id: participantId, browser: navigator.userAgent }, design, refresh);
     await this.store.putSession(session);
     return this.run(session);
   }
