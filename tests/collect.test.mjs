@@ -158,3 +158,33 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
   await other.close();
   await context.close();
 });
+
+test('a participant withdraws mid-session: the server deletes the answers and the id cannot start again', async () => {
+  const link = `${base}?study=${study}&PROLIFIC_PID=pp-withdraws`;
+  const context = await browser.newContext();
+  const page = await openLink(context, link);
+  page.on('dialog', (dialog) => dialog.accept());
+  await page.waitForSelector('#experiment-stage:not([hidden])', { timeout: 60_000 });
+  const answers = new Map();
+  assert.equal(await participate(page, answers, { stopAfter: 3 }), 'stopped');
+  await page.waitForFunction(() => document.querySelector('#collect-status').dataset.pending === '0', null, { timeout: 30_000 });
+  const before = JSON.parse(await experimenter('summary')).counts;
+  await page.click('#withdraw');
+  await page.waitForFunction(() => document.body.dataset.participantState === 'withdrawn', null, { timeout: 30_000 });
+  assert.match(await page.textContent('#experiment-stage'), /Your answers have been deleted/);
+  // The experiment is over: no trial is on screen any more.
+  assert.equal(await page.locator('#experiment-stage .trial').count(), 0);
+  const after = JSON.parse(await experimenter('summary')).counts;
+  assert.equal(after.withdrawn, before.withdrawn + 1);
+  assert.equal(after.trials, before.trials - answers.size, "the participant's trials are gone from the server");
+  const csv = await experimenter('trials.csv');
+  assert.doesNotMatch(csv, /pp-withdraws/);
+  // Reopening the link: the withdrawn session is not resumed, and the id cannot take part again.
+  await page.goto(link);
+  await page.waitForSelector('#jspsych-html-button-response-btngroup button', { timeout: 60_000 });
+  assert.doesNotMatch(await page.textContent('#experiment-stage'), /Welcome back/);
+  await page.locator('#jspsych-html-button-response-btngroup button').first().click();
+  await page.waitForFunction(() => document.body.dataset.participantState === 'notice', null, { timeout: 30_000 });
+  assert.match(await page.textContent('#experiment-stage'), /already taken part/);
+  await context.close();
+});

@@ -508,6 +508,12 @@ fn the_study_command_creates_lists_and_exports() {
     let (ok, csv, _) = run(&["export", id]);
     assert!(ok);
     assert_eq!(csv.lines().count(), 1, "an empty study exports its header: {csv}");
+    let file = dir.join("exports/trials.ndjson");
+    let (ok, _, stderr) = run(&["export", id, "--format", "ndjson", "--out", file.to_str().unwrap()]);
+    assert!(ok && stderr.contains("0 trials written"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+    let (ok, _, stderr) = run(&["export", id, "--format", "xml"]);
+    assert!(!ok && stderr.contains("csv or ndjson"), "{stderr}");
     let (ok, _, stderr) = run(&["close", id]);
     assert!(ok, "{stderr}");
     let (ok, _, stderr) = run(&["close", "s-none"]);

@@ -2,11 +2,10 @@
 //! They work on the database directly, so they run beside a live server or without one.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
 
-use super::output::write_atomically;
 use super::serve::{DEFAULT_DATABASE, runtime};
 use super::train::parse_task;
 use crate::data::{DataSplit, Task};
@@ -203,9 +202,24 @@ async fn export(store: &Store, args: &ExportArgs) -> Result<()> {
         "ndjson" => false,
         other => return Err(LabError::Config(format!("--format {other}: csv or ndjson"))),
     };
-    let mut out = Vec::new();
+    // Rows go out as they are read, so a study of any size exports in constant memory; a file
+    // is written beside its final name and renamed once complete.
+    let (mut out, partial): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
+        Some(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| LabError::io(parent, e))?;
+            }
+            let mut tmp = path.as_os_str().to_owned();
+            tmp.push(".partial");
+            let tmp = PathBuf::from(tmp);
+            let file = std::fs::File::create(&tmp).map_err(|e| LabError::io(&tmp, e))?;
+            (Box::new(std::io::BufWriter::new(file)), Some(tmp))
+        }
+        None => (Box::new(std::io::BufWriter::new(std::io::stdout().lock())), None),
+    };
+    let write_err = |e: std::io::Error| LabError::io(partial.as_deref().unwrap_or(Path::new("standard output")), e);
     if csv {
-        out.extend_from_slice(csv_header().as_bytes());
+        out.write_all(csv_header().as_bytes()).map_err(write_err)?;
     }
     let mut rows = store.trial_records(&args.study);
     let mut n = 0usize;
@@ -214,21 +228,18 @@ async fn export(store: &Store, args: &ExportArgs) -> Result<()> {
         if csv {
             let t: TrialRecord = serde_json::from_str(&record)
                 .map_err(|e| collection(format!("a stored row does not parse: {e}")))?;
-            out.extend_from_slice(csv_row(&t).as_bytes());
+            out.write_all(csv_row(&t).as_bytes()).map_err(write_err)?;
         } else {
-            out.extend_from_slice(record.as_bytes());
-            out.push(b'\n');
+            out.write_all(record.as_bytes()).map_err(write_err)?;
+            out.write_all(b"\n").map_err(write_err)?;
         }
         n += 1;
     }
-    match &args.out {
-        Some(path) => {
-            write_atomically(path, &out)?;
-            eprintln!("{n} trials written to {}", path.display());
-        }
-        None => std::io::stdout()
-            .write_all(&out)
-            .map_err(|e| LabError::io("standard output", e))?,
+    out.flush().map_err(write_err)?;
+    drop(out);
+    if let (Some(tmp), Some(path)) = (partial, &args.out) {
+        std::fs::rename(&tmp, path).map_err(|e| LabError::io(path, e))?;
+        eprintln!("{n} trials written to {}", path.display());
     }
     Ok(())
 }

@@ -10,7 +10,9 @@
 //! - **SQLite gets one writer connection** (and a few read-only ones). SQLite allows one writer
 //!   at a time; queueing writers in the pool instead of in SQLite's lock means no `SQLITE_BUSY`
 //!   under load, while WAL lets exports read alongside. `synchronous=FULL`: a trial is on disk
-//!   before it is acknowledged.
+//!   before it is acknowledged. Trials go through one writer task that commits every trial
+//!   waiting at that moment in one transaction (group commit), so under load one fsync serves
+//!   many participants.
 //! - **A trial write takes the session's row first** (`UPDATE sessions … WHERE status =
 //!   'running'`), in the same transaction, so a withdrawal (which updates that row, then deletes
 //!   the trials) and a late trial are strictly ordered on PostgreSQL too: no trial can land after
@@ -242,6 +244,8 @@ pub struct Store {
     write: AnyPool,
     read: AnyPool,
     export: AnyPool,
+    /// SQLite only: the group-commit writer that stores trials.
+    writer: Option<tokio::sync::mpsc::Sender<WriteJob>>,
     backend: Backend,
 }
 
@@ -274,6 +278,7 @@ impl Store {
             let read = sqlite_pool(&rw, 4, true).await?;
             let export = sqlite_pool(&rw, 2, true).await?;
             Ok(Store {
+                writer: Some(spawn_writer(write.clone())),
                 write,
                 read,
                 export,
@@ -298,6 +303,7 @@ impl Store {
                 write: pool.clone(),
                 read: pool,
                 export,
+                writer: None,
                 backend: Backend::Postgres,
             })
         } else {
@@ -528,78 +534,28 @@ impl Store {
         }))
     }
 
-    /// Stores one trial of `session` (see the module doc for why it is safe to repeat).
+    /// Stores one trial of `session` (see the module doc for why it is safe to repeat). On
+    /// SQLite the trial joins the writer's next group commit; it is acknowledged only once that
+    /// transaction is on disk.
     pub async fn put_trial(&self, session: &Session, trial: &TrialWrite) -> StoreResult<PutOutcome> {
-        let index = trial.stimulus_index.min(i64::MAX as u64) as i64;
-        let now = now_ms();
+        if let Some(writer) = &self.writer {
+            let (reply, outcome) = tokio::sync::oneshot::channel();
+            let job = WriteJob {
+                session: session.clone(),
+                trial: trial.clone(),
+                reply,
+            };
+            if writer.send(job).await.is_ok()
+                && let Ok(result) = outcome.await
+            {
+                return result;
+            }
+            return Err(StoreError::Database(sqlx::Error::PoolClosed));
+        }
         let mut tx = self.write.begin().await?;
-        let live = sqlx::query(
-            "UPDATE sessions SET last_trial_ms = $2 WHERE id = $1 AND status = 'running'",
-        )
-        .bind(session.id.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if live.rows_affected() == 0 {
-            let status: Option<String> = sqlx::query("SELECT status FROM sessions WHERE id = $1")
-                .bind(session.id.clone())
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-            let stored = self.stored_record(&mut tx, &session.id, index).await?;
-            tx.rollback().await?;
-            return Ok(match status.as_deref() {
-                Some("complete") if stored.as_deref() == Some(trial.record.as_str()) => {
-                    PutOutcome::IdenticalRepeat
-                }
-                Some("complete") => PutOutcome::SessionComplete,
-                _ => PutOutcome::Withdrawn,
-            });
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO trials (session_id, stimulus_index, study_id, phase, condition_label, \
-             correct, record, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (session_id, stimulus_index) DO NOTHING",
-        )
-        .bind(session.id.clone())
-        .bind(index)
-        .bind(session.study_id.clone())
-        .bind(phase_name(trial.phase))
-        .bind(trial.condition_label.clone())
-        .bind(trial.correct as i64)
-        .bind(trial.record.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 1 {
-            tx.commit().await?;
-            return Ok(PutOutcome::Stored);
-        }
-        let stored = self.stored_record(&mut tx, &session.id, index).await?;
-        tx.rollback().await?;
-        Ok(if stored.as_deref() == Some(trial.record.as_str()) {
-            PutOutcome::IdenticalRepeat
-        } else {
-            PutOutcome::Conflict
-        })
-    }
-
-    async fn stored_record(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        session: &str,
-        index: i64,
-    ) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query("SELECT record FROM trials WHERE session_id = $1 AND stimulus_index = $2")
-                .bind(session.to_string())
-                .bind(index)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?,
-        )
+        let outcome = write_trial(&mut tx, session, trial).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// The stimulus indices stored for a session, ascending.
@@ -754,6 +710,127 @@ impl Store {
             row.try_get::<i64, _>(1)?.max(0) as u64,
         ))
     }
+}
+
+/// One trial's statements inside `tx` (no commit): the session row first (it must be running),
+/// then the insert that stores a trial at most once, then, if nothing was inserted, the stored
+/// row to tell a repeat from a different answer.
+async fn write_trial(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    session: &Session,
+    trial: &TrialWrite,
+) -> StoreResult<PutOutcome> {
+    let index = trial.stimulus_index.min(i64::MAX as u64) as i64;
+    let now = now_ms();
+    let live = sqlx::query("UPDATE sessions SET last_trial_ms = $2 WHERE id = $1 AND status = 'running'")
+        .bind(session.id.clone())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    if live.rows_affected() == 0 {
+        let status: Option<String> = sqlx::query("SELECT status FROM sessions WHERE id = $1")
+            .bind(session.id.clone())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        let stored = stored_record(tx, &session.id, index).await?;
+        return Ok(match status.as_deref() {
+            Some("complete") if stored.as_deref() == Some(trial.record.as_str()) => {
+                PutOutcome::IdenticalRepeat
+            }
+            Some("complete") => PutOutcome::SessionComplete,
+            _ => PutOutcome::Withdrawn,
+        });
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO trials (session_id, stimulus_index, study_id, phase, condition_label, \
+         correct, record, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (session_id, stimulus_index) DO NOTHING",
+    )
+    .bind(session.id.clone())
+    .bind(index)
+    .bind(session.study_id.clone())
+    .bind(phase_name(trial.phase))
+    .bind(trial.condition_label.clone())
+    .bind(trial.correct as i64)
+    .bind(trial.record.clone())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(PutOutcome::Stored);
+    }
+    let stored = stored_record(tx, &session.id, index).await?;
+    Ok(if stored.as_deref() == Some(trial.record.as_str()) {
+        PutOutcome::IdenticalRepeat
+    } else {
+        PutOutcome::Conflict
+    })
+}
+
+async fn stored_record(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    session: &str,
+    index: i64,
+) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query("SELECT record FROM trials WHERE session_id = $1 AND stimulus_index = $2")
+            .bind(session.to_string())
+            .bind(index)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?,
+    )
+}
+
+/// A trial waiting for the SQLite writer.
+struct WriteJob {
+    session: Session,
+    trial: TrialWrite,
+    reply: tokio::sync::oneshot::Sender<StoreResult<PutOutcome>>,
+}
+
+/// The most trials one group commit takes.
+const GROUP_COMMIT_MAX: usize = 128;
+
+/// SQLite's writer: takes every trial that is waiting (up to [`GROUP_COMMIT_MAX`]) and stores
+/// them in one transaction, so one fsync serves them all. If the batch fails, each trial is
+/// retried in a transaction of its own, so one bad trial cannot fail the others.
+fn spawn_writer(pool: AnyPool) -> tokio::sync::mpsc::Sender<WriteJob> {
+    let (send, mut receive) = tokio::sync::mpsc::channel::<WriteJob>(4 * GROUP_COMMIT_MAX);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(GROUP_COMMIT_MAX);
+        while receive.recv_many(&mut batch, GROUP_COMMIT_MAX).await > 0 {
+            match commit_batch(&pool, &batch).await {
+                Ok(outcomes) => {
+                    for (job, outcome) in batch.drain(..).zip(outcomes) {
+                        let _ = job.reply.send(Ok(outcome));
+                    }
+                }
+                Err(_) => {
+                    for job in batch.drain(..) {
+                        let result = commit_batch(&pool, std::slice::from_ref(&job))
+                            .await
+                            .map(|mut o| o.remove(0));
+                        let _ = job.reply.send(result);
+                    }
+                }
+            }
+        }
+    });
+    send
+}
+
+async fn commit_batch(pool: &AnyPool, jobs: &[WriteJob]) -> StoreResult<Vec<PutOutcome>> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(write_trial(&mut tx, &job.session, &job.trial).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
 }
 
 pub fn phase_name(phase: Phase) -> &'static str {
