@@ -189,6 +189,24 @@ fn bad_designs_are_refused() {
             seed: 1 << 60,
             ..small_design(1)
         },
+        // Crafted sizes: refused before anything is multiplied or allocated.
+        StimulusDesign {
+            images_per_class: usize::MAX,
+            ..small_design(1)
+        },
+        StimulusDesign {
+            noise_levels: vec![0.5; 5000],
+            durations_ms: vec![Some(100); 5000],
+            ..small_design(1)
+        },
+        StimulusDesign {
+            practice_trials: usize::MAX,
+            ..small_design(1)
+        },
+        StimulusDesign {
+            attention_every: usize::MAX,
+            ..small_design(1)
+        },
     ] {
         let err = build_list(&design, &test).unwrap_err().to_string();
         assert!(err.starts_with("stimulus design:"), "{err}");

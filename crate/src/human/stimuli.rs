@@ -17,6 +17,13 @@ use crate::rng::LabRng;
 /// The largest seed a JavaScript number holds exactly (2^53 − 1): seeds cross into the page.
 pub const MAX_SEED: u64 = (1 << 53) - 1;
 
+/// A design's limits, checked before the list is built: 64 × 64 conditions × 1000 images per
+/// class is already far more than any session; the test split's own size refuses most of that.
+pub const MAX_LEVELS: usize = 64;
+pub const MAX_IMAGES_PER_CLASS: usize = 1000;
+pub const MAX_PRACTICE_TRIALS: usize = 1000;
+pub const MAX_TRIALS: usize = MAX_LEVELS * MAX_LEVELS * MAX_IMAGES_PER_CLASS * NUM_CLASSES;
+
 /// What a trial is for. Only `Test` trials enter the human–model comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -111,6 +118,23 @@ impl StimulusDesign {
 
     fn validate(&self, test: &ImageSet) -> Result<(), HumanDataError> {
         let bad = |m: String| Err(HumanDataError::Design(m));
+        // Sizes first, before anything is multiplied or allocated: a crafted design must not
+        // overflow or exhaust memory on its way to being refused.
+        for (name, n, max) in [
+            ("noise levels", self.noise_levels.len(), MAX_LEVELS),
+            ("durations", self.durations_ms.len(), MAX_LEVELS),
+            ("images per class", self.images_per_class, MAX_IMAGES_PER_CLASS),
+            ("practice trials", self.practice_trials, MAX_PRACTICE_TRIALS),
+        ] {
+            if n > max {
+                return bad(format!("{n} {name} is more than the {max} a design may have"));
+            }
+        }
+        if self.break_every > MAX_TRIALS || self.attention_every > MAX_TRIALS {
+            return bad(format!(
+                "breaks and attention checks are at most every {MAX_TRIALS} trials"
+            ));
+        }
         if self.seed > MAX_SEED {
             return bad(format!(
                 "seed {} is above {MAX_SEED} (2^53 − 1, the page's largest exact integer)",
