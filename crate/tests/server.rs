@@ -321,7 +321,30 @@ async fn a_lost_start_reply_is_recovered_with_the_resume_key_and_only_with_it() 
         assert_eq!(start(Some("another-key-of-sufficient-length")).await.status, StatusCode::CONFLICT);
         assert_eq!(lab.store.study(&lab.study).await.unwrap().unwrap().sessions_started, 1);
         lab.store.close().await;
+
+        // A link without a participant id: the server makes one, and the key finds it again.
+        let lab = lab_open(&url).await;
+        let path = format!("/studies/{}/sessions", lab.study);
+        let anonymous = async |key: &str| {
+            let body = json!({ "consent": true, "resume_key": key });
+            lab.call(Method::POST, &path, None, Some(body)).await
+        };
+        let first = anonymous("anonymous-browser-key-1").await;
+        assert_eq!(first.status, StatusCode::CREATED, "{backend}: {}", first.text);
+        let again = anonymous("anonymous-browser-key-1").await;
+        assert_eq!(again.status, StatusCode::OK, "{backend}: {}", again.text);
+        assert_eq!(again.json()["session"], first.json()["session"]);
+        assert_eq!(again.json()["participant"], first.json()["participant"]);
+        let other = anonymous("anonymous-browser-key-2").await;
+        assert_eq!(other.status, StatusCode::CREATED);
+        assert_ne!(other.json()["participant"], first.json()["participant"]);
+        lab.store.close().await;
     }
+}
+
+/// A second study (no participant limit) in the same database.
+async fn lab_open(url: &str) -> Lab {
+    lab(url, None).await
 }
 
 #[tokio::test]

@@ -47,6 +47,12 @@ export class ParticipantMode {
     document.body.dataset.participantState = 'notice';
   }
 
+  /** Storage or another unexpected failure: say so, keep what is saved, offer a reload. */
+  failed(err) {
+    this.say(`<h2>Something went wrong</h2><p>${escapeHtml(err.message)}. Every saved answer is kept on this
+      device; reloading the page continues.</p>`, { retry: true });
+  }
+
   setStatus(status) {
     this.statusBox.hidden = false;
     this.statusBox.textContent = statusText(status);
@@ -81,6 +87,9 @@ export class ParticipantMode {
     }
     const local = (await this.store.sessionsOfStudy(this.studyId))
       .filter((s) => !this.linkParticipant || s.participant_id === this.linkParticipant);
+    // A withdrawal the server did not confirm (offline) is finished before anything else.
+    const withdrawing = local.find((s) => s.withdraw_pending && s.status !== 'withdrawn' && s.token);
+    if (withdrawing) return this.withdraw(withdrawing, { confirmed: true });
     const unfinished = local.find((s) => s.status === 'running' && s.token);
     const unsubmitted = local.find((s) => s.status === 'complete' && !s.submitted && s.token);
     if (unfinished) return this.resume(unfinished);
@@ -223,7 +232,7 @@ export class ParticipantMode {
       onFinished: (finished) => {
         // After a withdrawal the experiment was aborted: keep its message on screen.
         if (this.withdrawn) this.say(this.notice.html, { retry: this.notice.retry });
-        else if (!finished.declined) this.submit(session);
+        else if (!finished.declined) this.submit(session).catch((err) => this.failed(err));
       },
     });
     window.labExperiment = { current: () => this.runner?.current?.stimulus ?? null, store: this.store, mode: 'participant' };
@@ -238,22 +247,26 @@ export class ParticipantMode {
     button.id = 'withdraw';
     button.className = 'withdraw';
     button.textContent = 'Withdraw and delete my answers';
-    button.addEventListener('click', () => this.withdraw(session));
+    button.addEventListener('click', () => this.withdraw(session).catch((err) => this.failed(err)));
     document.body.append(button);
     this.withdrawButton = button;
   }
 
-  async withdraw(session) {
-    if (!confirm('Withdraw from the study? Your answers will be deleted from the server and from this device.')) return;
+  async withdraw(session, { confirmed = false } = {}) {
+    if (!confirmed && !confirm('Withdraw from the study? Your answers will be deleted from the server and from this device.')) return;
     this.withdrawn = true;
+    if (this.runner) this.runner.stopped = true; // no trial is saved from now on
     this.sender?.stop();
     this.say('<h2>Withdrawing…</h2><p>Deleting your answers.</p>');
+    // Kept on the device first: if the page closes before the server confirms, the next visit
+    // finishes the withdrawal instead of resuming or submitting the session.
+    await this.store.updateSession(session.session_id, { withdraw_pending: true });
     this.runner?.current?.jsPsych?.abortExperiment();
     try {
       const reply = await this.client.withdraw(session.session_id, session.token);
       if (reply.status !== 200 && reply.status !== 410) throw new Error(reply.data.error || `the server answered ${reply.status}`);
     } catch (err) {
-      this.say(`<h2>Withdrawal not confirmed</h2><p>${escapeHtml(err.message)}. Your answers are still stored; reload this page and press "Withdraw" again when online.</p>`, { retry: true });
+      this.say(`<h2>Withdrawal not confirmed</h2><p>${escapeHtml(err.message)}. Your answers are still stored; reload this page when online and the withdrawal will be finished.</p>`, { retry: true });
       return;
     }
     await this.store.withdrawSession(session.session_id);

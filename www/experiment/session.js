@@ -122,6 +122,7 @@ export class ExperimentRunner {
       classNames: this.classNames(session.task),
       privacy: this.privacy,
       saveTrial: async (stimulus, data) => {
+        if (this.stopped) return; // withdrawn meanwhile: nothing more is kept
         const row = rowOf(session, stimulus, data, jsPsych);
         await this.store.saveTrial(row, { outbox: !!this.outbox });
         this.onTrialSaved?.(row);

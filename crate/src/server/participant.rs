@@ -98,22 +98,29 @@ pub async fn start_session(
             "url_params: at most {MAX_PARAMS} parameters of at most {MAX_PARAM_CHARS} characters"
         )));
     }
-    let participant = PARTICIPANT_PARAMS
+    if let Some(key) = &body.resume_key
+        && !(16..=128).contains(&key.len())
+    {
+        return Err(ApiError::invalid("resume_key has 16 to 128 characters"));
+    }
+    let named = PARTICIPANT_PARAMS
         .iter()
         .find_map(|k| body.url_params.get(*k).filter(|v| !v.trim().is_empty()))
         .cloned()
-        .or(body.participant.filter(|p| !p.trim().is_empty()))
+        .or(body.participant.filter(|p| !p.trim().is_empty()));
+    // No id in the link: a browser asking again with its key gets the id the server made then.
+    let remembered = match (&named, &body.resume_key) {
+        (None, Some(key)) => state.store.participant_by_resume_key(&study, key).await?,
+        _ => None,
+    };
+    let participant = named
+        .or(remembered)
         .map_or_else(
             || token::random_hex(5).map(|h| format!("P-{}", h.to_uppercase())),
             Ok,
         )
         .map_err(|e| ApiError::from(super::store::StoreError::from(e)))?;
     check_participant_id(&participant)?;
-    if let Some(key) = &body.resume_key
-        && !(16..=128).contains(&key.len())
-    {
-        return Err(ApiError::invalid("resume_key has 16 to 128 characters"));
-    }
     let outcome = state
         .store
         .start_session(&study, &participant, &body.url_params, body.resume_key.as_deref())

@@ -44,6 +44,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Random(#[from] token::RandomError),
+    /// A write could not be committed just now (its whole transaction failed).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// A stored value the server itself wrote no longer parses: the database was edited by hand.
     #[error("stored data of {what} is corrupt: {reason}")]
     Corrupt { what: String, reason: String },
@@ -436,34 +439,9 @@ impl Store {
         let session_token = format!("ses-{}", token::random_hex(24)?);
         let resume_hash = resume_key.map(token::hash);
         let mut tx = self.write.begin().await?;
-        if let Some(resume) = &resume_hash {
-            // A repeat from the browser that started this participant's session: hand it back
-            // under a new token (the old one is only stored as a hash).
-            let resumed = sqlx::query(
-                "UPDATE sessions SET token_hash = $4 WHERE study_id = $1 AND participant_id = $2 \
-                 AND resume_hash = $3 AND status = 'running'",
-            )
-            .bind(study.to_string())
-            .bind(participant.to_string())
-            .bind(resume.clone())
-            .bind(token::hash(&session_token))
-            .execute(&mut *tx)
-            .await?;
-            if resumed.rows_affected() == 1 {
-                let id: String = sqlx::query(
-                    "SELECT id FROM sessions WHERE study_id = $1 AND participant_id = $2",
-                )
-                .bind(study.to_string())
-                .bind(participant.to_string())
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-                tx.commit().await?;
-                return Ok(StartOutcome::Resumed {
-                    session: id,
-                    token: session_token,
-                });
-            }
+        if let Some(id) = resume(&mut tx, study, participant, resume_hash.as_deref(), &session_token).await? {
+            tx.commit().await?;
+            return Ok(StartOutcome::Resumed { session: id, token: session_token });
         }
         // Someone who took part already hears so, even when the study is full or closed.
         let known = sqlx::query("SELECT 1 FROM sessions WHERE study_id = $1 AND participant_id = $2")
@@ -483,6 +461,12 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if counted.rows_affected() == 0 {
+            // On PostgreSQL this statement waited for a concurrent start of the same participant
+            // (same browser, same key) to commit: a fresh statement sees it.
+            if let Some(id) = resume(&mut tx, study, participant, resume_hash.as_deref(), &session_token).await? {
+                tx.commit().await?;
+                return Ok(StartOutcome::Resumed { session: id, token: session_token });
+            }
             tx.rollback().await?;
             return Ok(match self.study(study).await? {
                 None => StartOutcome::NoSuchStudy,
@@ -499,12 +483,18 @@ impl Store {
         .bind(study.to_string())
         .bind(participant.to_string())
         .bind(token::hash(&session_token))
-        .bind(resume_hash)
+        .bind(resume_hash.clone())
         .bind(params)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
+            tx.rollback().await?;
+            let mut tx = self.write.begin().await?;
+            if let Some(id) = resume(&mut tx, study, participant, resume_hash.as_deref(), &session_token).await? {
+                tx.commit().await?;
+                return Ok(StartOutcome::Resumed { session: id, token: session_token });
+            }
             tx.rollback().await?;
             return Ok(StartOutcome::AlreadyTookPart);
         }
@@ -513,6 +503,22 @@ impl Store {
             session,
             token: session_token,
         })
+    }
+
+    /// The participant id of the session started with `resume_key` in `study`, if any (for a
+    /// link without a participant id: the server made one, and the browser only has its key).
+    pub async fn participant_by_resume_key(
+        &self,
+        study: &str,
+        resume_key: &str,
+    ) -> StoreResult<Option<String>> {
+        Ok(sqlx::query("SELECT participant_id FROM sessions WHERE study_id = $1 AND resume_hash = $2")
+            .bind(study.to_string())
+            .bind(token::hash(resume_key))
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?)
     }
 
     pub async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
@@ -712,6 +718,38 @@ impl Store {
     }
 }
 
+/// If the running session of `participant` in `study` was started with this resume hash: give
+/// it `token` and return its id.
+async fn resume(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    study: &str,
+    participant: &str,
+    resume_hash: Option<&str>,
+    token: &str,
+) -> StoreResult<Option<String>> {
+    let Some(resume_hash) = resume_hash else { return Ok(None) };
+    let resumed = sqlx::query(
+        "UPDATE sessions SET token_hash = $4 WHERE study_id = $1 AND participant_id = $2 \
+         AND resume_hash = $3 AND status = 'running'",
+    )
+    .bind(study.to_string())
+    .bind(participant.to_string())
+    .bind(resume_hash.to_string())
+    .bind(token::hash(token))
+    .execute(&mut **tx)
+    .await?;
+    if resumed.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let id: String = sqlx::query("SELECT id FROM sessions WHERE study_id = $1 AND participant_id = $2")
+        .bind(study.to_string())
+        .bind(participant.to_string())
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    Ok(Some(id))
+}
+
 /// One trial's statements inside `tx` (no commit): the session row first (it must be running),
 /// then the insert that stores a trial at most once, then, if nothing was inserted, the stored
 /// row to tell a repeat from a different answer.
@@ -809,12 +847,22 @@ fn spawn_writer(pool: AnyPool) -> tokio::sync::mpsc::Sender<WriteJob> {
                         let _ = job.reply.send(Ok(outcome));
                     }
                 }
-                Err(_) => {
+                // One trial's statement failed: retry each alone, so the others still land.
+                Err(BatchError::Statement(_)) if batch.len() > 1 => {
                     for job in batch.drain(..) {
                         let result = commit_batch(&pool, std::slice::from_ref(&job))
                             .await
-                            .map(|mut o| o.remove(0));
+                            .map(|mut o| o.remove(0))
+                            .map_err(BatchError::into_store);
                         let _ = job.reply.send(result);
+                    }
+                }
+                // The transaction itself failed (no connection, busy file, commit): nothing was
+                // stored and nothing is acknowledged; the clients retry.
+                Err(e) => {
+                    let message = e.into_store().to_string();
+                    for job in batch.drain(..) {
+                        let _ = job.reply.send(Err(StoreError::Unavailable(message.clone())));
                     }
                 }
             }
@@ -823,13 +871,32 @@ fn spawn_writer(pool: AnyPool) -> tokio::sync::mpsc::Sender<WriteJob> {
     send
 }
 
-async fn commit_batch(pool: &AnyPool, jobs: &[WriteJob]) -> StoreResult<Vec<PutOutcome>> {
-    let mut tx = pool.begin().await?;
+/// Why a group commit failed: one trial's statement, or the transaction as a whole.
+enum BatchError {
+    Statement(StoreError),
+    Transaction(StoreError),
+}
+
+impl BatchError {
+    fn into_store(self) -> StoreError {
+        match self {
+            BatchError::Statement(e) | BatchError::Transaction(e) => e,
+        }
+    }
+}
+
+async fn commit_batch(pool: &AnyPool, jobs: &[WriteJob]) -> Result<Vec<PutOutcome>, BatchError> {
+    let whole = |e: sqlx::Error| BatchError::Transaction(e.into());
+    let mut tx = pool.begin().await.map_err(whole)?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
-        outcomes.push(write_trial(&mut tx, &job.session, &job.trial).await?);
+        outcomes.push(
+            write_trial(&mut tx, &job.session, &job.trial)
+                .await
+                .map_err(BatchError::Statement)?,
+        );
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(whole)?;
     Ok(outcomes)
 }
 
