@@ -270,21 +270,40 @@ fn ndjson_exports_and_jatos_result_files_read_back() {
     assert_eq!(parse_file("results.txt", &jatos).unwrap(), both);
     // A line that is neither is refused with its position.
     let broken = format!("{}{{\"label\": 3}}\n", ndjson);
-    let err = parse_file("broken.ndjson", &broken).unwrap_err().to_string();
-    assert!(err.contains(&format!("JSON value {}", a.len() + 1)), "{err}");
+    let err = parse_file("broken.ndjson", &broken)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("JSON value {}", a.len() + 1)),
+        "{err}"
+    );
 }
 
 #[test]
 fn csv_cells_that_spreadsheets_would_run_are_escaped_and_read_back() {
     let mut trials = session("s1", 3, |l| l);
-    for (t, id) in trials.iter_mut().zip(["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "'quoted", "plain"].iter().cycle()) {
+    for (t, id) in trials.iter_mut().zip(
+        [
+            "=HYPERLINK(\"x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "'quoted",
+            "plain",
+        ]
+        .iter()
+        .cycle(),
+    ) {
         t.participant_id = id.to_string();
     }
     let csv = to_csv(&trials).unwrap();
     assert!(csv.contains("\n'+1,"), "{}", &csv[..300]);
     assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\")\""));
     assert!(csv.contains("\n''quoted,"));
-    assert!(!csv.lines().any(|l| l.starts_with('=') || l.starts_with('+') || l.starts_with('@')));
+    assert!(
+        !csv.lines()
+            .any(|l| l.starts_with('=') || l.starts_with('+') || l.starts_with('@'))
+    );
     assert_eq!(parse_file("escaped.csv", &csv).unwrap(), trials);
 }
 
@@ -292,8 +311,14 @@ fn csv_cells_that_spreadsheets_would_run_are_escaped_and_read_back() {
 fn csv_numbers_are_written_as_javascript_writes_them() {
     use microlearning::human::js_number;
     for (x, js) in [
-        (0.0, "0"), (5.0, "5"), (0.3, "0.3"), (512.346, "512.346"), (1e21, "1e+21"),
-        (1.5e-7, "1.5e-7"), (0.000001, "0.000001"), (123456789012345680000.0, "123456789012345680000"),
+        (0.0, "0"),
+        (5.0, "5"),
+        (0.3, "0.3"),
+        (512.346, "512.346"),
+        (1e21, "1e+21"),
+        (1.5e-7, "1.5e-7"),
+        (0.000001, "0.000001"),
+        (123456789012345680000.0, "123456789012345680000"),
         (-2.5, "-2.5"),
     ] {
         assert_eq!(js_number(x), js, "{x}");

@@ -88,8 +88,12 @@ fn design_of(args: &CreateArgs) -> Result<StimulusDesign> {
             args.design
         ))
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| LabError::Config(format!("--design {}: not a stimulus design: {e}", args.design)))
+    serde_json::from_str(&text).map_err(|e| {
+        LabError::Config(format!(
+            "--design {}: not a stimulus design: {e}",
+            args.design
+        ))
+    })
 }
 
 pub fn run_study(args: &StudyArgs) -> Result<()> {
@@ -157,12 +161,20 @@ async fn create(store: &Store, args: &CreateArgs) -> Result<()> {
             })
         );
     } else {
-        println!("study {} \"{}\": {} trials per participant ({} measured)", created.id, args.name,
-            list.stimuli.len(), design.test_trials() + design.attention_trials());
+        println!(
+            "study {} \"{}\": {} trials per participant ({} measured)",
+            created.id,
+            args.name,
+            list.stimuli.len(),
+            design.test_trials() + design.attention_trials()
+        );
         println!("participant link:  {link}");
         println!("for Prolific:      {prolific}");
         println!("dashboard:         {dashboard}");
-        println!("experimenter token (shown only now; keep it safe): {}", created.experimenter_token);
+        println!(
+            "experimenter token (shown only now; keep it safe): {}",
+            created.experimenter_token
+        );
     }
     Ok(())
 }
@@ -194,8 +206,16 @@ async fn list(store: &Store) -> Result<()> {
 }
 
 async fn export(store: &Store, args: &ExportArgs) -> Result<()> {
-    if store.study(&args.study).await.map_err(collection)?.is_none() {
-        return Err(LabError::Config(format!("there is no study \"{}\"", args.study)));
+    if store
+        .study(&args.study)
+        .await
+        .map_err(collection)?
+        .is_none()
+    {
+        return Err(LabError::Config(format!(
+            "there is no study \"{}\"",
+            args.study
+        )));
     }
     let csv = match args.format.as_str() {
         "csv" => true,
@@ -215,9 +235,17 @@ async fn export(store: &Store, args: &ExportArgs) -> Result<()> {
             let file = std::fs::File::create(&tmp).map_err(|e| LabError::io(&tmp, e))?;
             (Box::new(std::io::BufWriter::new(file)), Some(tmp))
         }
-        None => (Box::new(std::io::BufWriter::new(std::io::stdout().lock())), None),
+        None => (
+            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            None,
+        ),
     };
-    let write_err = |e: std::io::Error| LabError::io(partial.as_deref().unwrap_or(Path::new("standard output")), e);
+    let write_err = |e: std::io::Error| {
+        LabError::io(
+            partial.as_deref().unwrap_or(Path::new("standard output")),
+            e,
+        )
+    };
     if csv {
         out.write_all(csv_header().as_bytes()).map_err(write_err)?;
     }

@@ -22,8 +22,8 @@ pub use consistency::{ErrorConsistency, error_consistency};
 pub use observers::{ModelIdentity, model_trials, templates_from_list};
 pub use records::{
     Condition, GroupData, ImportOutcome, ObserverKind, SESSION_FILE_FORMAT, SessionFile,
-    StimulusKey, TRIAL_COLUMNS, TrialRecord, check_trials, csv_header, csv_row, js_number, parse_file,
-    to_csv,
+    StimulusKey, TRIAL_COLUMNS, TrialRecord, check_trials, csv_header, csv_row, js_number,
+    parse_file, to_csv,
 };
 pub use stimuli::{
     MAX_SEED, Phase, Stimulus, StimulusDesign, StimulusList, build_list, render, render_list,

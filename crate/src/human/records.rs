@@ -249,8 +249,7 @@ fn parse_json_values(text: &str) -> Result<Vec<TrialRecord>, String> {
             trials.extend(file.trials);
         } else {
             trials.push(
-                serde_json::from_value(value)
-                    .map_err(|e| at(&format!("not a trial row: {e}")))?,
+                serde_json::from_value(value).map_err(|e| at(&format!("not a trial row: {e}")))?,
             );
         }
     }
@@ -269,10 +268,7 @@ fn parse_csv(text: &str) -> Result<Vec<TrialRecord>, String> {
             ));
         }
     }
-    let text_columns: Vec<bool> = headers
-        .iter()
-        .map(|h| TEXT_COLUMNS.contains(&h))
-        .collect();
+    let text_columns: Vec<bool> = headers.iter().map(|h| TEXT_COLUMNS.contains(&h)).collect();
     let mut trials = Vec::new();
     for (row, record) in reader.records().enumerate() {
         // Row 1 is the header, so data row k is line k + 1.
@@ -281,9 +277,19 @@ fn parse_csv(text: &str) -> Result<Vec<TrialRecord>, String> {
         let cells: csv::StringRecord = record
             .iter()
             .zip(&text_columns)
-            .map(|(cell, &is_text)| if is_text { unescape_formula(cell) } else { cell })
+            .map(|(cell, &is_text)| {
+                if is_text {
+                    unescape_formula(cell)
+                } else {
+                    cell
+                }
+            })
             .collect();
-        trials.push(cells.deserialize::<TrialRecord>(Some(&headers)).map_err(line)?);
+        trials.push(
+            cells
+                .deserialize::<TrialRecord>(Some(&headers))
+                .map_err(line)?,
+        );
     }
     Ok(trials)
 }
@@ -362,7 +368,13 @@ pub fn js_number(x: f64) -> String {
         return "0".into();
     }
     if !x.is_finite() {
-        return if x.is_nan() { "NaN".into() } else if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if x.is_nan() {
+            "NaN".into()
+        } else if x > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let a = x.abs();
     if (1e-6..1e21).contains(&a) {

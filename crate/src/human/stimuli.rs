@@ -123,11 +123,17 @@ impl StimulusDesign {
         for (name, n, max) in [
             ("noise levels", self.noise_levels.len(), MAX_LEVELS),
             ("durations", self.durations_ms.len(), MAX_LEVELS),
-            ("images per class", self.images_per_class, MAX_IMAGES_PER_CLASS),
+            (
+                "images per class",
+                self.images_per_class,
+                MAX_IMAGES_PER_CLASS,
+            ),
             ("practice trials", self.practice_trials, MAX_PRACTICE_TRIALS),
         ] {
             if n > max {
-                return bad(format!("{n} {name} is more than the {max} a design may have"));
+                return bad(format!(
+                    "{n} {name} is more than the {max} a design may have"
+                ));
             }
         }
         if self.break_every > MAX_TRIALS || self.attention_every > MAX_TRIALS {

@@ -22,8 +22,12 @@ use crate::human::{TrialRecord, csv_header, csv_row};
 async fn authorise(state: &AppState, study: &str, headers: &HeaderMap) -> Result<(), ApiError> {
     let token = bearer(headers)?;
     match state.store.check_experimenter(study, &token).await? {
-        None => Err(ApiError::not_found(format!("there is no study \"{study}\""))),
-        Some(false) => Err(ApiError::forbidden("this is not the study's experimenter token")),
+        None => Err(ApiError::not_found(format!(
+            "there is no study \"{study}\""
+        ))),
+        Some(false) => Err(ApiError::forbidden(
+            "this is not the study's experimenter token",
+        )),
         Some(true) => Ok(()),
     }
 }
@@ -69,7 +73,11 @@ pub async fn trials_csv(
     authorise(&state, &study, &headers).await?;
     let header = futures_util::stream::once(async { Ok(Bytes::from(csv_header())) });
     let body = Body::from_stream(header.chain(lines(&state, &study, csv_line)));
-    Ok(download(body, "text/csv; charset=utf-8", format!("{study}-trials.csv")))
+    Ok(download(
+        body,
+        "text/csv; charset=utf-8",
+        format!("{study}-trials.csv"),
+    ))
 }
 
 /// `GET /studies/{study}/trials.ndjson`: one JSON trial row per line.
@@ -80,7 +88,11 @@ pub async fn trials_ndjson(
 ) -> Result<Response, ApiError> {
     authorise(&state, &study, &headers).await?;
     let body = Body::from_stream(lines(&state, &study, ndjson_line));
-    Ok(download(body, "application/x-ndjson", format!("{study}-trials.ndjson")))
+    Ok(download(
+        body,
+        "application/x-ndjson",
+        format!("{study}-trials.ndjson"),
+    ))
 }
 
 /// `GET /studies/{study}/summary`: sessions started, completed, withdrawn; trials; test
@@ -122,27 +134,33 @@ pub async fn events(
         Ok::<_, Infallible>(Event::default().event("hello").data("{}"))
     });
     // The stream ends when the server shuts down, so a dashboard never holds the shutdown up.
-    let stream = futures_util::stream::unfold((receiver, study, shutdown), |(mut rx, study, mut stop)| async move {
-        loop {
-            let received = tokio::select! {
-                r = rx.recv() => r,
-                _ = stop.wait_for(|stopping| *stopping) => return None,
-            };
-            match received {
-                Ok(e) if e.study == study => {
-                    let event = Event::default().event(e.kind).data(e.data.to_string());
-                    return Some((Ok::<_, Infallible>(event), (rx, study, stop)));
+    let stream = futures_util::stream::unfold(
+        (receiver, study, shutdown),
+        |(mut rx, study, mut stop)| async move {
+            loop {
+                let received = tokio::select! {
+                    r = rx.recv() => r,
+                    _ = stop.wait_for(|stopping| *stopping) => return None,
+                };
+                match received {
+                    Ok(e) if e.study == study => {
+                        let event = Event::default().event(e.kind).data(e.data.to_string());
+                        return Some((Ok::<_, Infallible>(event), (rx, study, stop)));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(n)) => {
+                        let event = Event::default()
+                            .event("lagged")
+                            .data(json!({ "missed": n }).to_string());
+                        return Some((Ok(event), (rx, study, stop)));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(n)) => {
-                    let event = Event::default()
-                        .event("lagged")
-                        .data(json!({ "missed": n }).to_string());
-                    return Some((Ok(event), (rx, study, stop)));
-                }
-                Err(RecvError::Closed) => return None,
             }
-        }
-    });
-    Ok(Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+        },
+    );
+    Ok(
+        Sse::new(hello.chain(stream))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+    )
 }

@@ -25,7 +25,10 @@ where
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(status, "the request body is too large")
             } else {
-                ApiError::new(status, format!("could not read the request body: {}", rejection.body_text()))
+                ApiError::new(
+                    status,
+                    format!("could not read the request body: {}", rejection.body_text()),
+                )
             }
         })?;
         if let Some(depth) = too_deep(&bytes) {
@@ -62,7 +65,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(value) = Path::<T>::from_request_parts(parts, state)
             .await
-            .map_err(|r| ApiError::bad_request(format!("the path is malformed: {}", r.body_text())))?;
+            .map_err(|r| {
+                ApiError::bad_request(format!("the path is malformed: {}", r.body_text()))
+            })?;
         if let Some(id) = value.ids().into_iter().find(|id| !plausible_id(id)) {
             return Err(ApiError::not_found(format!(
                 "\"{}\" is not a study or session id",
@@ -127,9 +132,9 @@ fn too_deep(bytes: &[u8]) -> Option<usize> {
 
 /// The token of `Authorization: Bearer <token>`.
 pub fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("this needs the token: Authorization: Bearer <token>"))?;
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("this needs the token: Authorization: Bearer <token>")
+    })?;
     value
         .to_str()
         .ok()

@@ -102,12 +102,18 @@ pub fn api(state: AppState) -> Router {
         .route("/studies/{study}/trials.ndjson", get(e::trials_ndjson))
         .route("/studies/{study}/summary", get(e::summary))
         .route("/studies/{study}/events", get(e::events))
-        .route("/sessions/{session}", get(p::get_session).delete(p::withdraw))
+        .route(
+            "/sessions/{session}",
+            get(p::get_session).delete(p::withdraw),
+        )
         .route("/sessions/{session}/trials/{index}", put(p::put_trial))
         .route("/sessions/{session}/complete", post(p::complete))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this route does not take that method",
+            )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);
@@ -121,7 +127,10 @@ pub fn app(state: AppState, site: &Path) -> Router {
     api(state)
         .route_service("/", ServeFile::new(site.join("index.html")))
         .route_service("/index.html", ServeFile::new(site.join("index.html")))
-        .route_service("/dashboard.html", ServeFile::new(site.join("dashboard.html")))
+        .route_service(
+            "/dashboard.html",
+            ServeFile::new(site.join("dashboard.html")),
+        )
         .nest_service("/www", ServeDir::new(site.join("www")))
         .nest_service("/data", ServeDir::new(site.join("data")))
         .fallback(not_found)

@@ -123,7 +123,12 @@ pub async fn start_session(
     check_participant_id(&participant)?;
     let outcome = state
         .store
-        .start_session(&study, &participant, &body.url_params, body.resume_key.as_deref())
+        .start_session(
+            &study,
+            &participant,
+            &body.url_params,
+            body.resume_key.as_deref(),
+        )
         .await?;
     match outcome {
         StartOutcome::Resumed { session, token } => Ok((
@@ -137,7 +142,12 @@ pub async fn start_session(
             })),
         )),
         StartOutcome::Started { session, token } => {
-            state.publish(StudyEvent::session(&study, "session-started", &session, &participant));
+            state.publish(StudyEvent::session(
+                &study,
+                "session-started",
+                &session,
+                &participant,
+            ));
             Ok((
                 StatusCode::CREATED,
                 Json(json!({
@@ -191,18 +201,29 @@ pub fn check_trial(
     t: &TrialRecord,
 ) -> Result<(), String> {
     t.check()?;
-    let stimulus = study
-        .stimuli
-        .get(index as usize)
-        .ok_or_else(|| format!("the study has no trial {index} (it has {})", study.stimuli.len()))?;
+    let stimulus = study.stimuli.get(index as usize).ok_or_else(|| {
+        format!(
+            "the study has no trial {index} (it has {})",
+            study.stimuli.len()
+        )
+    })?;
     let mismatch = |field: &str, got: String, want: String| {
-        Err(format!("{field} is {got}, but trial {index} of this study has {want}"))
+        Err(format!(
+            "{field} is {got}, but trial {index} of this study has {want}"
+        ))
     };
     if t.stimulus_index as u64 != index {
-        return mismatch("stimulus_index", t.stimulus_index.to_string(), index.to_string());
+        return mismatch(
+            "stimulus_index",
+            t.stimulus_index.to_string(),
+            index.to_string(),
+        );
     }
     if t.session_id != session.id {
-        return Err(format!("the row names session {}, not this session", t.session_id));
+        return Err(format!(
+            "the row names session {}, not this session",
+            t.session_id
+        ));
     }
     if t.participant_id != session.participant_id {
         return Err(format!(
@@ -217,19 +238,31 @@ pub fn check_trial(
         return mismatch("task", t.task.clone(), study.design.task.id().into());
     }
     if t.list_seed != study.design.seed {
-        return mismatch("list_seed", t.list_seed.to_string(), study.design.seed.to_string());
+        return mismatch(
+            "list_seed",
+            t.list_seed.to_string(),
+            study.design.seed.to_string(),
+        );
     }
     if t.phase != stimulus.phase {
-        return mismatch("phase", format!("{:?}", t.phase), format!("{:?}", stimulus.phase));
+        return mismatch(
+            "phase",
+            format!("{:?}", t.phase),
+            format!("{:?}", stimulus.phase),
+        );
     }
     if t.test_index != stimulus.test_index || t.label != stimulus.label {
         return mismatch(
             "the image",
             format!("test image {} (label {})", t.test_index, t.label),
-            format!("test image {} (label {})", stimulus.test_index, stimulus.label),
+            format!(
+                "test image {} (label {})",
+                stimulus.test_index, stimulus.label
+            ),
         );
     }
-    if t.noise_sigma.to_bits() != stimulus.noise_sigma.to_bits() || t.noise_seed != stimulus.noise_seed
+    if t.noise_sigma.to_bits() != stimulus.noise_sigma.to_bits()
+        || t.noise_seed != stimulus.noise_seed
     {
         return mismatch(
             "the noise",
@@ -369,5 +402,7 @@ pub async fn withdraw(
         &session.id,
         &session.participant_id,
     ));
-    Ok(Json(json!({ "withdrawn": true, "deleted_trials": deleted })))
+    Ok(Json(
+        json!({ "withdrawn": true, "deleted_trials": deleted }),
+    ))
 }

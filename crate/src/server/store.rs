@@ -153,9 +153,15 @@ pub struct Session {
 /// A new session, or why there is none.
 #[derive(Debug, Clone)]
 pub enum StartOutcome {
-    Started { session: String, token: String },
+    Started {
+        session: String,
+        token: String,
+    },
     /// The same browser asked again (its resume key matched): the running session, new token.
-    Resumed { session: String, token: String },
+    Resumed {
+        session: String,
+        token: String,
+    },
     NoSuchStudy,
     Closed,
     Full,
@@ -265,7 +271,10 @@ impl Store {
             if path.is_empty() || path.starts_with(":memory:") {
                 return Err(StoreError::Url(url.to_string()));
             }
-            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Some(parent) = Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(parent).map_err(|e| StoreError::Folder {
                     path: parent.display().to_string(),
                     reason: e.to_string(),
@@ -288,9 +297,8 @@ impl Store {
                 backend: Backend::Sqlite,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options: AnyConnectOptions = url
-                .parse()
-                .map_err(|_| StoreError::Url(url.to_string()))?;
+            let options: AnyConnectOptions =
+                url.parse().map_err(|_| StoreError::Url(url.to_string()))?;
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(30))
@@ -439,16 +447,28 @@ impl Store {
         let session_token = format!("ses-{}", token::random_hex(24)?);
         let resume_hash = resume_key.map(token::hash);
         let mut tx = self.write.begin().await?;
-        if let Some(id) = resume(&mut tx, study, participant, resume_hash.as_deref(), &session_token).await? {
+        if let Some(id) = resume(
+            &mut tx,
+            study,
+            participant,
+            resume_hash.as_deref(),
+            &session_token,
+        )
+        .await?
+        {
             tx.commit().await?;
-            return Ok(StartOutcome::Resumed { session: id, token: session_token });
+            return Ok(StartOutcome::Resumed {
+                session: id,
+                token: session_token,
+            });
         }
         // Someone who took part already hears so, even when the study is full or closed.
-        let known = sqlx::query("SELECT 1 FROM sessions WHERE study_id = $1 AND participant_id = $2")
-            .bind(study.to_string())
-            .bind(participant.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let known =
+            sqlx::query("SELECT 1 FROM sessions WHERE study_id = $1 AND participant_id = $2")
+                .bind(study.to_string())
+                .bind(participant.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
         if known.is_some() {
             tx.rollback().await?;
             return Ok(StartOutcome::AlreadyTookPart);
@@ -463,9 +483,20 @@ impl Store {
         if counted.rows_affected() == 0 {
             // On PostgreSQL this statement waited for a concurrent start of the same participant
             // (same browser, same key) to commit: a fresh statement sees it.
-            if let Some(id) = resume(&mut tx, study, participant, resume_hash.as_deref(), &session_token).await? {
+            if let Some(id) = resume(
+                &mut tx,
+                study,
+                participant,
+                resume_hash.as_deref(),
+                &session_token,
+            )
+            .await?
+            {
                 tx.commit().await?;
-                return Ok(StartOutcome::Resumed { session: id, token: session_token });
+                return Ok(StartOutcome::Resumed {
+                    session: id,
+                    token: session_token,
+                });
             }
             tx.rollback().await?;
             return Ok(match self.study(study).await? {
@@ -491,9 +522,20 @@ impl Store {
         if inserted.rows_affected() == 0 {
             tx.rollback().await?;
             let mut tx = self.write.begin().await?;
-            if let Some(id) = resume(&mut tx, study, participant, resume_hash.as_deref(), &session_token).await? {
+            if let Some(id) = resume(
+                &mut tx,
+                study,
+                participant,
+                resume_hash.as_deref(),
+                &session_token,
+            )
+            .await?
+            {
                 tx.commit().await?;
-                return Ok(StartOutcome::Resumed { session: id, token: session_token });
+                return Ok(StartOutcome::Resumed {
+                    session: id,
+                    token: session_token,
+                });
             }
             tx.rollback().await?;
             return Ok(StartOutcome::AlreadyTookPart);
@@ -512,13 +554,15 @@ impl Store {
         study: &str,
         resume_key: &str,
     ) -> StoreResult<Option<String>> {
-        Ok(sqlx::query("SELECT participant_id FROM sessions WHERE study_id = $1 AND resume_hash = $2")
-            .bind(study.to_string())
-            .bind(token::hash(resume_key))
-            .fetch_optional(&self.read)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?)
+        Ok(sqlx::query(
+            "SELECT participant_id FROM sessions WHERE study_id = $1 AND resume_hash = $2",
+        )
+        .bind(study.to_string())
+        .bind(token::hash(resume_key))
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?)
     }
 
     pub async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
@@ -543,7 +587,11 @@ impl Store {
     /// Stores one trial of `session` (see the module doc for why it is safe to repeat). On
     /// SQLite the trial joins the writer's next group commit; it is acknowledged only once that
     /// transaction is on disk.
-    pub async fn put_trial(&self, session: &Session, trial: &TrialWrite) -> StoreResult<PutOutcome> {
+    pub async fn put_trial(
+        &self,
+        session: &Session,
+        trial: &TrialWrite,
+    ) -> StoreResult<PutOutcome> {
         if let Some(writer) = &self.writer {
             let (reply, outcome) = tokio::sync::oneshot::channel();
             let job = WriteJob {
@@ -578,14 +626,21 @@ impl Store {
     }
 
     /// Marks the session complete if every index in `required` is stored.
-    pub async fn complete(&self, session: &Session, required: &[u64]) -> StoreResult<CompleteOutcome> {
+    pub async fn complete(
+        &self,
+        session: &Session,
+        required: &[u64],
+    ) -> StoreResult<CompleteOutcome> {
         match session.status {
             SessionStatus::Withdrawn => return Ok(CompleteOutcome::Withdrawn),
             SessionStatus::Complete => return Ok(CompleteOutcome::AlreadyComplete),
             SessionStatus::Running => {}
         }
-        let stored: std::collections::BTreeSet<u64> =
-            self.stored_indices(&session.id).await?.into_iter().collect();
+        let stored: std::collections::BTreeSet<u64> = self
+            .stored_indices(&session.id)
+            .await?
+            .into_iter()
+            .collect();
         let missing: Vec<u64> = required
             .iter()
             .copied()
@@ -616,13 +671,11 @@ impl Store {
     /// transaction. Returns how many trials were deleted.
     pub async fn withdraw(&self, session: &str) -> StoreResult<u64> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "UPDATE sessions SET status = 'withdrawn', withdrawn_ms = $2 WHERE id = $1",
-        )
-        .bind(session.to_string())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE sessions SET status = 'withdrawn', withdrawn_ms = $2 WHERE id = $1")
+            .bind(session.to_string())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
         let deleted = sqlx::query("DELETE FROM trials WHERE session_id = $1")
             .bind(session.to_string())
             .execute(&mut *tx)
@@ -727,7 +780,9 @@ async fn resume(
     resume_hash: Option<&str>,
     token: &str,
 ) -> StoreResult<Option<String>> {
-    let Some(resume_hash) = resume_hash else { return Ok(None) };
+    let Some(resume_hash) = resume_hash else {
+        return Ok(None);
+    };
     let resumed = sqlx::query(
         "UPDATE sessions SET token_hash = $4 WHERE study_id = $1 AND participant_id = $2 \
          AND resume_hash = $3 AND status = 'running'",
@@ -741,12 +796,13 @@ async fn resume(
     if resumed.rows_affected() == 0 {
         return Ok(None);
     }
-    let id: String = sqlx::query("SELECT id FROM sessions WHERE study_id = $1 AND participant_id = $2")
-        .bind(study.to_string())
-        .bind(participant.to_string())
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get(0)?;
+    let id: String =
+        sqlx::query("SELECT id FROM sessions WHERE study_id = $1 AND participant_id = $2")
+            .bind(study.to_string())
+            .bind(participant.to_string())
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
     Ok(Some(id))
 }
 
@@ -760,11 +816,12 @@ async fn write_trial(
 ) -> StoreResult<PutOutcome> {
     let index = trial.stimulus_index.min(i64::MAX as u64) as i64;
     let now = now_ms();
-    let live = sqlx::query("UPDATE sessions SET last_trial_ms = $2 WHERE id = $1 AND status = 'running'")
-        .bind(session.id.clone())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    let live =
+        sqlx::query("UPDATE sessions SET last_trial_ms = $2 WHERE id = $1 AND status = 'running'")
+            .bind(session.id.clone())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
     if live.rows_affected() == 0 {
         let status: Option<String> = sqlx::query("SELECT status FROM sessions WHERE id = $1")
             .bind(session.id.clone())
@@ -862,7 +919,9 @@ fn spawn_writer(pool: AnyPool) -> tokio::sync::mpsc::Sender<WriteJob> {
                 Err(e) => {
                     let message = e.into_store().to_string();
                     for job in batch.drain(..) {
-                        let _ = job.reply.send(Err(StoreError::Unavailable(message.clone())));
+                        let _ = job
+                            .reply
+                            .send(Err(StoreError::Unavailable(message.clone())));
                     }
                 }
             }
