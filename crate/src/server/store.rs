@@ -447,20 +447,16 @@ impl Store {
         let session_token = format!("ses-{}", token::random_hex(24)?);
         let resume_hash = resume_key.map(token::hash);
         let mut tx = self.write.begin().await?;
-        if let Some(id) = resume(
+        let resumed = resume(
             &mut tx,
             study,
             participant,
             resume_hash.as_deref(),
             &session_token,
-        )
-        .await?
-        {
+        );
+        if let Some(outcome) = resumed.await? {
             tx.commit().await?;
-            return Ok(StartOutcome::Resumed {
-                session: id,
-                token: session_token,
-            });
+            return Ok(outcome);
         }
         // Someone who took part already hears so, even when the study is full or closed.
         let known =
@@ -483,20 +479,16 @@ impl Store {
         if counted.rows_affected() == 0 {
             // On PostgreSQL this statement waited for a concurrent start of the same participant
             // (same browser, same key) to commit: a fresh statement sees it.
-            if let Some(id) = resume(
+            let resumed = resume(
                 &mut tx,
                 study,
                 participant,
                 resume_hash.as_deref(),
                 &session_token,
-            )
-            .await?
-            {
+            );
+            if let Some(outcome) = resumed.await? {
                 tx.commit().await?;
-                return Ok(StartOutcome::Resumed {
-                    session: id,
-                    token: session_token,
-                });
+                return Ok(outcome);
             }
             tx.rollback().await?;
             return Ok(match self.study(study).await? {
@@ -522,20 +514,16 @@ impl Store {
         if inserted.rows_affected() == 0 {
             tx.rollback().await?;
             let mut tx = self.write.begin().await?;
-            if let Some(id) = resume(
+            let resumed = resume(
                 &mut tx,
                 study,
                 participant,
                 resume_hash.as_deref(),
                 &session_token,
-            )
-            .await?
-            {
+            );
+            if let Some(outcome) = resumed.await? {
                 tx.commit().await?;
-                return Ok(StartOutcome::Resumed {
-                    session: id,
-                    token: session_token,
-                });
+                return Ok(outcome);
             }
             tx.rollback().await?;
             return Ok(StartOutcome::AlreadyTookPart);
@@ -772,14 +760,14 @@ impl Store {
 }
 
 /// If the running session of `participant` in `study` was started with this resume hash: give
-/// it `token` and return its id.
+/// it `token` and hand it back (the caller commits).
 async fn resume(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     study: &str,
     participant: &str,
     resume_hash: Option<&str>,
     token: &str,
-) -> StoreResult<Option<String>> {
+) -> StoreResult<Option<StartOutcome>> {
     let Some(resume_hash) = resume_hash else {
         return Ok(None);
     };
@@ -803,7 +791,10 @@ async fn resume(
             .fetch_one(&mut **tx)
             .await?
             .try_get(0)?;
-    Ok(Some(id))
+    Ok(Some(StartOutcome::Resumed {
+        session: id,
+        token: token.to_string(),
+    }))
 }
 
 /// One trial's statements inside `tx` (no commit): the session row first (it must be running),
