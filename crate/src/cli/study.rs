@@ -10,8 +10,8 @@ use super::serve::{DEFAULT_DATABASE, runtime};
 use super::train::parse_task;
 use crate::data::{DataSplit, Task};
 use crate::error::{LabError, Result};
-use crate::human::{StimulusDesign, TrialRecord, build_list, csv_header, csv_row};
-use crate::server::{NewStudy, Store};
+use crate::human::{StimulusDesign, build_list, csv_header};
+use crate::server::{NewStudy, Store, csv_line, ndjson_line};
 
 #[derive(Debug, clap::Args)]
 pub struct StudyArgs {
@@ -249,18 +249,12 @@ async fn export(store: &Store, args: &ExportArgs) -> Result<()> {
     if csv {
         out.write_all(csv_header().as_bytes()).map_err(write_err)?;
     }
+    let line = if csv { csv_line } else { ndjson_line };
     let mut rows = store.trial_records(&args.study);
     let mut n = 0usize;
     while let Some(row) = rows.next().await {
-        let record = row.map_err(collection)?;
-        if csv {
-            let t: TrialRecord = serde_json::from_str(&record)
-                .map_err(|e| collection(format!("a stored row does not parse: {e}")))?;
-            out.write_all(csv_row(&t).as_bytes()).map_err(write_err)?;
-        } else {
-            out.write_all(record.as_bytes()).map_err(write_err)?;
-            out.write_all(b"\n").map_err(write_err)?;
-        }
+        let text = line(&row.map_err(collection)?).map_err(collection)?;
+        out.write_all(text.as_bytes()).map_err(write_err)?;
         n += 1;
     }
     out.flush().map_err(write_err)?;

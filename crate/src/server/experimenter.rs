@@ -55,12 +55,15 @@ fn lines(
     })
 }
 
-fn csv_line(record: &str) -> Result<String, String> {
-    let t: TrialRecord = serde_json::from_str(record).map_err(|e| format!("a stored row: {e}"))?;
+/// A stored trial row as a line of the CSV export (the page's columns and number format).
+pub fn csv_line(record: &str) -> Result<String, String> {
+    let t: TrialRecord =
+        serde_json::from_str(record).map_err(|e| format!("a stored row does not parse: {e}"))?;
     Ok(csv_row(&t))
 }
 
-fn ndjson_line(record: &str) -> Result<String, String> {
+/// A stored trial row as a line of the NDJSON export.
+pub fn ndjson_line(record: &str) -> Result<String, String> {
     Ok(format!("{record}\n"))
 }
 

@@ -29,6 +29,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::ApiError;
 pub use events::StudyEvent;
+pub use experimenter::{csv_line, ndjson_line};
 pub use participant::check_trial;
 pub use store::{
     Backend, CompleteOutcome, CreatedStudy, NewStudy, PutOutcome, Session, SessionStatus,

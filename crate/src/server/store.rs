@@ -118,7 +118,7 @@ pub enum SessionStatus {
 }
 
 impl SessionStatus {
-    fn as_str(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             SessionStatus::Running => "running",
             SessionStatus::Complete => "complete",
@@ -978,10 +978,4 @@ async fn sqlite_pool(url: &str, connections: u32, read_only: bool) -> StoreResul
         })
         .connect_with(options)
         .await?)
-}
-
-impl SessionStatus {
-    pub fn name(self) -> &'static str {
-        self.as_str()
-    }
 }
