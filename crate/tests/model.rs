@@ -112,3 +112,47 @@ fn corrupt_weights_are_an_error_not_a_panic() {
         }
     }
 }
+
+/// burnpack checks byte lengths, so an `I32` tensor of the right length used to reach burn's
+/// `Tensor::from_data` and panic there ("Expected float dtype"); in the page that hung a Promise.
+#[test]
+fn a_tensor_of_the_wrong_dtype_is_an_error_not_a_panic() {
+    let good = weights_to_bytes(&SeedNet::init(0, &Device::flex())).unwrap();
+    let at = good
+        .windows(3)
+        .position(|w| w == b"F32")
+        .expect("the file names its dtype F32");
+    let mut bad = good.clone();
+    bad[at..at + 3].copy_from_slice(b"I32");
+    let outcome =
+        std::panic::catch_unwind(|| load_weights(&bad, FrontEndKind::Learned, &Device::flex()));
+    match outcome {
+        Ok(Err(e)) => assert!(e.to_string().contains("I32"), "{e}"),
+        Ok(Ok(_)) => panic!("an I32 tensor was accepted as weights"),
+        Err(_) => panic!("an I32 tensor caused a panic"),
+    }
+    let any = microlearning::model::load_weights_any_front_end(&bad, &Device::flex());
+    assert!(any.is_err());
+}
+
+/// A diverged model's weights are refused: with a NaN weight every prediction is class 0.
+#[test]
+fn non_finite_weights_are_refused() {
+    let device = Device::flex();
+    let mut model = SeedNet::init(0, &device);
+    model.fc2.weight = burn::module::Param::from_tensor(model.fc2.weight.val().div_scalar(0.0));
+    let bytes = weights_to_bytes(&model).unwrap();
+    let err = load_weights(&bytes, FrontEndKind::Learned, &device).unwrap_err();
+    assert!(err.to_string().contains("non-finite"), "{err}");
+}
+
+#[test]
+fn an_oversized_or_foreign_file_is_refused_from_its_header() {
+    use microlearning::model::{MAX_WEIGHTS_BYTES, check_weights_header};
+    let good = weights_to_bytes(&SeedNet::init(0, &Device::flex())).unwrap();
+    assert!(check_weights_header(&good[..16], good.len()).is_ok());
+    let err = check_weights_header(&good[..16], MAX_WEIGHTS_BYTES + 1).unwrap_err();
+    assert!(err.to_string().contains("at most"), "{err}");
+    let err = check_weights_header(b"PK\x03\x04 a zip file", 5_000_000).unwrap_err();
+    assert!(err.to_string().contains("not a burnpack"), "{err}");
+}

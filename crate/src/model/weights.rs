@@ -19,10 +19,78 @@ pub fn weights_to_bytes(model: &SeedNet) -> Result<Vec<u8>> {
     Ok(bytes.to_vec())
 }
 
+/// The largest weights file the lab reads. The seed network's parameters take about 4.8 MB
+/// (1.2 million `f32`s; a Gabor front end adds a few kB), so anything far bigger is not one of
+/// its files, and refusing it up front spares the page copying gigabytes into wasm memory.
+pub const MAX_WEIGHTS_BYTES: usize = 16 * 1024 * 1024;
+
+/// Checks what can be checked before reading a weights file whole: its size (`len`) and the
+/// burnpack header in its first bytes (`head`, at least [`burn_pack::HEADER_SIZE`] of them
+/// when the file is that long).
+pub fn check_weights_header(head: &[u8], len: usize) -> Result<()> {
+    if len > MAX_WEIGHTS_BYTES {
+        return Err(LabError::Weights(format!(
+            "the file has {len} bytes; a seed network's weights file has about 4.8 MB, and the \
+             lab reads at most {MAX_WEIGHTS_BYTES} bytes"
+        )));
+    }
+    if head.len() < burn_pack::HEADER_SIZE {
+        return Err(LabError::Weights(format!(
+            "the file has only {len} bytes: not a burnpack weights file"
+        )));
+    }
+    burn_pack::Header::from_bytes(&head[..burn_pack::HEADER_SIZE])
+        .map_err(|e| LabError::Weights(format!("not a burnpack weights file ({e})")))?;
+    Ok(())
+}
+
+/// Every tensor of the file must be finite `F32`: burn checks shapes and byte lengths, but an
+/// `I32` (or quantised) tensor of the same length would reach `Tensor::from_data` and panic
+/// there, and a NaN weight would make every prediction class 0.
+fn check_tensors(bytes: &[u8]) -> Result<()> {
+    let tensors = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .and_then(|r| r.into_tensors())
+        .map_err(|e| LabError::Weights(format!("not a valid burnpack weights file ({e})")))?;
+    for tensor in tensors {
+        let (name, dtype, _shape, _id, data) = tensor
+            .into_parts()
+            .map_err(|e| LabError::Weights(format!("not a valid burnpack weights file ({e})")))?;
+        if dtype != burn_pack::DType::F32 {
+            return Err(LabError::Weights(format!(
+                "tensor {name} holds {dtype:?} values; the seed network's weights are F32"
+            )));
+        }
+        let values = data.chunks_exact(4);
+        if !values.remainder().is_empty() {
+            return Err(LabError::Weights(format!(
+                "tensor {name} has {} bytes, not a whole number of F32 values",
+                data.len()
+            )));
+        }
+        if let Some(i) = values
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .position(|v| !v.is_finite())
+        {
+            return Err(LabError::Weights(format!(
+                "tensor {name} has a non-finite value (NaN or infinity) at position {i}: the \
+                 model it came from diverged"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Loads a burnpack file into a seed network with the given front end. Anything that is not a
-/// complete, valid set of that network's parameters (wrong shapes, missing tensors, corrupt
-/// bytes) is an error.
+/// complete, valid set of that network's parameters (wrong shapes, dtypes other than `F32`,
+/// non-finite values, missing tensors, corrupt bytes, more than [`MAX_WEIGHTS_BYTES`]) is an
+/// error.
 pub fn load_weights(bytes: &[u8], front_end: FrontEndKind, device: &Device) -> Result<SeedNet> {
+    check_weights_header(bytes, bytes.len())?;
+    check_tensors(bytes)?;
+    load_checked(bytes, front_end, device)
+}
+
+fn load_checked(bytes: &[u8], front_end: FrontEndKind, device: &Device) -> Result<SeedNet> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| LabError::Weights(format!("not a valid burnpack weights file ({e})")))?;
     SeedNet::with_front_end(0, front_end, device)
@@ -34,13 +102,15 @@ pub fn load_weights(bytes: &[u8], front_end: FrontEndKind, device: &Device) -> R
 /// ends' first layers differ in shape, so at most one fits. Learned and random share a shape;
 /// for inference they are the same network.
 pub fn load_weights_any_front_end(bytes: &[u8], device: &Device) -> Result<SeedNet> {
+    check_weights_header(bytes, bytes.len())?;
+    check_tensors(bytes)?;
     let mut last = None;
     for kind in [
         FrontEndKind::Learned,
         FrontEndKind::Gabor,
         FrontEndKind::Dog,
     ] {
-        match load_weights(bytes, kind, device) {
+        match load_checked(bytes, kind, device) {
             Ok(model) => return Ok(model),
             Err(e) => last = Some(e),
         }
