@@ -48,15 +48,20 @@ rm -rf www/pkg
 OPT_CACHE="$HOME/.cache/microlearning/wasm-opt"
 mkdir -p "$OPT_CACHE"
 KEY="$(sha256sum www/pkg/microlearning_bg.wasm | cut -c1-32)"
-if [ ! -f "$OPT_CACHE/$KEY.wasm" ]; then
+if [ -n "${MICROLEARNING_SKIP_WASM_OPT:-}" ]; then
+    # Development only: a quick build whose module is slower (never for the test command).
+    log "wasm-opt skipped (MICROLEARNING_SKIP_WASM_OPT)"
+else
+  if [ ! -f "$OPT_CACHE/$KEY.wasm" ]; then
     log "wasm-opt -O3 (several minutes; cached afterwards)"
     node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-sign-ext \
         --enable-nontrapping-float-to-int --enable-mutable-globals --enable-reference-types \
         --enable-multivalue www/pkg/microlearning_bg.wasm -o "$OPT_CACHE/$KEY.partial" \
         || die "wasm-opt failed"
     mv "$OPT_CACHE/$KEY.partial" "$OPT_CACHE/$KEY.wasm"
+  fi
+  cp "$OPT_CACHE/$KEY.wasm" www/pkg/microlearning_bg.wasm
 fi
-cp "$OPT_CACHE/$KEY.wasm" www/pkg/microlearning_bg.wasm
 printf 'wasm: %s bytes raw, %s bytes gzip -9\n' \
     "$(stat -c %s www/pkg/microlearning_bg.wasm)" "$(gzip -9c www/pkg/microlearning_bg.wasm | wc -c)" >&2
 

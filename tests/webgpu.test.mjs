@@ -62,3 +62,42 @@ test('WebGPU: every learning rule trains a batch', async () => {
   }
   await gpuPage.close();
 });
+
+// Issue 18: after a finished run the backend switches (the finished run used to block it), the
+// kept models follow to the new device (comparing them used to panic on mixed devices), and a
+// comparison asked for mid-run on WebGPU, where the lab's awaits really yield, waits for the
+// batch instead of taking the lab from it and aborting the run.
+test('WebGPU: switching after a finished run moves the kept models; compare mid-run keeps the run', async () => {
+  const p = await openLab(browser, `${url}?test_limit=20`);
+  const cpuRun = await train(p, { rule: 'bp', epochs: 1, trainLimit: 256 });
+  assert.equal(cpuRun.state, 'finished', cpuRun.message);
+  await p.selectOption('#backend-select', 'webgpu');
+  await p.waitForFunction(() => /WebGPU/.test(document.querySelector('#backend-name').textContent)
+    || !document.querySelector('#message').hidden, null, { timeout: 120_000 });
+  assert.match(await p.textContent('#backend-name'), /WebGPU/, await p.textContent('#message'));
+  await p.click('#compare');
+  await p.waitForFunction(() => window.labState.comparison || !document.querySelector('#message').hidden, null, { timeout: 600_000 });
+  assert.ok(await p.evaluate(() => window.labState.comparison), `compare after the switch: ${await p.textContent('#message')}`);
+
+  await p.fill('#batch_size', '16');
+  await p.fill('#epochs', '1');
+  await p.fill('#train_limit', '48');
+  await p.click('#start');
+  await p.waitForFunction(() => window.labState.losses.length >= 1, null, { timeout: 600_000 });
+  await p.evaluate(() => { window.labState.comparisonBefore = window.labState.comparison; });
+  await p.selectOption('#compare-layer', '1');
+  await p.waitForFunction(() => ['finished', 'idle', 'stopped'].includes(document.body.dataset.runState)
+    && !document.querySelector('#start').disabled, null, { timeout: 1_200_000, polling: 500 });
+  assert.equal(await p.evaluate(() => document.body.dataset.runState), 'finished', `the run was aborted: ${await p.textContent('#message')}`);
+  await p.waitForFunction(() => window.labState.comparison !== window.labState.comparisonBefore, null, { timeout: 600_000 });
+
+  await p.selectOption('#backend-select', 'cpu');
+  await p.waitForFunction(() => /CPU/.test(document.querySelector('#backend-name').textContent), null, { timeout: 120_000 });
+  await p.evaluate(() => { window.labState.comparisonBefore = window.labState.comparison; });
+  await p.click('#compare');
+  await p.waitForFunction(() => window.labState.comparison !== window.labState.comparisonBefore, null, { timeout: 300_000 });
+  await p.fill('#batch_size', '64');
+  const again = await train(p, { rule: 'bp', epochs: 1, trainLimit: 256 });
+  assert.equal(again.state, 'finished', again.message);
+  await p.close();
+});

@@ -23,6 +23,12 @@ const TEST_LIMIT = new URLSearchParams(location.search).get('test_limit');
 // A study link (`?study=ID`) opens participant mode: only the experiment, trials sent to the
 // collection server that served this page.
 const STUDY = new URLSearchParams(location.search).get('study');
+// `?selftest=panic` (browser tests only): the worker accepts a request that panics the module.
+const SELF_TEST = new URLSearchParams(location.search).get('selftest');
+// The watchdog: a worker that leaves a ping unanswered this long is hung (a CPU step of the
+// largest batch takes seconds; asynchronous WebGPU work leaves the worker free to answer).
+const PING_EVERY_MS = 5000;
+const HUNG_AFTER_MS = 60000;
 
 let worker = null;
 let ready = false;
@@ -36,6 +42,7 @@ let robustnessCharts = null;
 let predictBusy = false;
 let batchesPerEpoch = 1;
 let queuedPixels = null;
+let unansweredSince = null; // when the oldest unanswered ping was sent
 const loadStarted = performance.now();
 // What the page has seen, for the curious (and the browser tests): every reported batch loss.
 window.labState = { losses: [] };
@@ -122,7 +129,7 @@ function readConfig() {
     momentum: 0.9,
     batch_size: number('batch_size', integer, 1),
     epochs: number('epochs', integer, 1),
-    seed: number('seed', integer, 0),
+    seed: seedValue(),
     train_limit: $('train_limit').value.trim() === '' ? null : number('train_limit', integer, 1),
     test_limit: TEST_LIMIT ? parseInt(TEST_LIMIT, 10) : null,
     // Alignment diagnostics every 20 batches (one extra backprop pass each).
@@ -130,6 +137,14 @@ function readConfig() {
     neuronal_noise: $('front_end').value === 'gabor' ? number('neuronal_noise', parseFloat, 0) : 0,
     max_loss: 1000.0,
   };
+}
+
+/** The seed field as an exact integer: a BigInt past 2^53, which a JS number would round. */
+function seedValue() {
+  const text = $('seed').value.trim();
+  if (!/^\d+$/.test(text) || BigInt(text) > 2n ** 64n - 1n) throw new Error('Seed: enter a whole number from 0 to 2^64 − 1');
+  const seed = BigInt(text);
+  return seed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seed) : seed;
 }
 
 function formatSeconds(s) {
@@ -147,9 +162,12 @@ function showEvaluation(metrics, misclassified, filters) {
 }
 
 const handlers = {
+  [FromWorker.PONG]: () => {},
   [FromWorker.READY]: (msg) => {
     ready = true;
     backend = msg.backend;
+    window.maxWeightsBytes = msg.maxWeightsBytes;
+    applyStatus(msg.status);
     $('backend-name').textContent = backend.description;
     const select = $('rule');
     select.replaceChildren(...msg.rules.map((r) => new Option(`${r.name} (${r.id})`, r.id)));
@@ -170,6 +188,10 @@ const handlers = {
       participantMode.started = true;
       participantMode.start().catch((err) => showMessage(`The study could not run: ${err.message}. Every saved answer is kept on this device.`));
     }
+  },
+  [FromWorker.STATUS]: (msg) => {
+    applyStatus(msg.status);
+    setRunState(runState);
   },
   [FromWorker.BACKEND]: (msg) => {
     backend = msg.backend;
@@ -206,10 +228,9 @@ const handlers = {
   },
   [FromWorker.STATE]: (msg) => {
     setRunState(msg.state);
-    if (msg.state === 'stopped') $('progress-text').textContent = 'Stopped. The model so far can still be used and saved.';
+    if (msg.state === 'stopped') $('progress-text').textContent = 'Stopped. The model so far can still be used and saved; the finished epochs\' results can be downloaded.';
     if (msg.state === 'paused') $('progress-text').textContent += ' (paused)';
     if (msg.state === 'finished') $('progress-text').textContent = `Finished: test accuracy ${$('test-accuracy').textContent}.`;
-    if (msg.state === 'stopped') window.hasModel = true;
     setRunState(msg.state);
   },
   [FromWorker.PREDICTION]: (msg) => {
@@ -236,17 +257,19 @@ const handlers = {
   },
   [FromWorker.RESULTS_CHECKED]: (msg) => {
     const r = msg.results;
-    window.lastResults = JSON.stringify(r, null, 2);
-    classNames = CLASS_NAMES[r.config.task] || CLASS_NAMES.mnist;
+    // The file's own text, as the lab writes it: re-serialising it here would round its seed.
+    window.lastResults = r.text;
+    classNames = CLASS_NAMES[r.task] || CLASS_NAMES.mnist;
     curves.showResults(r);
     alignment.reset();
     for (const e of r.epochs) alignment.addEpoch(e, null);
     showEvaluation({ test_accuracy: r.final_test_accuracy, confusion: r.final_confusion }, null, null);
-    showMessage(`Results loaded: ${r.config.rule} on ${r.data.task}, ${r.epochs.length} epoch(s), ` +
+    showMessage(`Results loaded: ${r.rule} on ${r.task}, ${r.epochs.length} epoch(s), ` +
       `final test accuracy ${(100 * r.final_test_accuracy).toFixed(2)}% (${r.backend}).`, 'info');
     setRunState(runState);
   },
   [FromWorker.MODEL_KEPT]: (msg) => {
+    if (!msg) return;
     window.labState.keptModels = msg.count;
     $('kept-models').textContent = `${msg.count} model(s) kept; the newest is ${msg.name}.`;
     $('compare').disabled = false;
@@ -290,6 +313,14 @@ const handlers = {
   },
 };
 
+/** What the lab holds now (crate/src/web/lab.rs `LabStatus`): the buttons follow it. */
+function applyStatus(status) {
+  if (!status) return;
+  window.labState.status = status;
+  window.hasModel = status.has_model;
+  window.labState.keptModels = status.kept_models;
+}
+
 /** The selected kept model's class RDM for the compared layer. */
 function drawClassRdm() {
   const c = window.labState.comparison;
@@ -300,14 +331,26 @@ function drawClassRdm() {
 
 function startWorker() {
   ready = false;
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  unansweredSince = null;
+  const url = new URL('./worker.js', import.meta.url);
+  if (SELF_TEST) url.searchParams.set('selftest', SELF_TEST);
+  worker = new Worker(url, { type: 'module' });
   worker.onmessage = (event) => {
+    unansweredSince = null;
     if (event.data.requestId && settleRequest(event.data)) return;
     const handler = handlers[event.data.type];
     if (handler) handler(event.data);
   };
+  const thisWorker = worker;
   worker.onerror = (event) => {
     event.preventDefault();
+    if (thisWorker !== worker) return; // an old worker, already replaced
+    if (/RuntimeError/.test(event.message || '')) {
+      // A trap the worker could not report itself: the module is dead.
+      showMessage(`The compute module stopped (${event.message}). Restarting it: the models in memory are lost; downloaded files and the experiment's saved answers are not affected.`);
+      restartWorker();
+      return;
+    }
     showMessage(`The training worker failed: ${event.message || 'it could not load (is the site built?)'}`);
     setRunState('idle');
   };
@@ -317,8 +360,30 @@ function restartWorker() {
   worker.terminate();
   for (const entry of pending.values()) entry.reject(new Error('the compute module restarted'));
   pending.clear();
+  // The new module starts empty: no model, nothing kept. Files already downloaded and the
+  // experiment's answers (IndexedDB) are the page's and stay.
+  window.hasModel = false;
+  window.labState.keptModels = 0;
+  window.labState.restarts = (window.labState.restarts || 0) + 1;
+  predictBusy = false;
+  $('kept-models').textContent = '';
   setRunState('idle');
   startWorker();
+}
+
+/** Pings the worker; one that leaves a ping unanswered for HUNG_AFTER_MS is restarted. */
+function watchWorker() {
+  setInterval(() => {
+    if (!worker) return;
+    const now = performance.now();
+    if (unansweredSince !== null && now - unansweredSince > HUNG_AFTER_MS) {
+      showMessage(`The compute module stopped answering for ${HUNG_AFTER_MS / 1000} s. Restarting it: the models in memory are lost; downloaded files and the experiment's saved answers are not affected.`);
+      restartWorker();
+      return;
+    }
+    if (unansweredSince === null) unansweredSince = now;
+    send(ToWorker.PING);
+  }, PING_EVERY_MS);
 }
 
 function requestPrediction(pixels) {
@@ -408,6 +473,11 @@ function wireControls() {
     event.target.value = '';
     if (!file) return;
     clearMessage();
+    // Checked before the file is read: a multi-GB file is never copied into memory.
+    if (window.maxWeightsBytes && file.size > window.maxWeightsBytes) {
+      showMessage(`could not load the weights file: ${file.name} has ${file.size.toLocaleString()} bytes; a seed network's weights file has about 4.8 MB, and the lab reads at most ${window.maxWeightsBytes.toLocaleString()} bytes`);
+      return;
+    }
     const bytes = await readFile(file);
     lastTask = $('task').value;
     classNames = CLASS_NAMES[lastTask];
@@ -449,7 +519,9 @@ function main() {
   });
   experimentPanel.init();
   startWorker();
+  watchWorker();
   setRunState('idle');
+  if (SELF_TEST === 'panic') window.labSelfTestPanic = () => send(ToWorker.SELF_TEST_PANIC);
 }
 
 /** Participant mode: the worker (for the stimuli) and the experiment, nothing else. */
@@ -473,6 +545,7 @@ async function mainParticipant(names) {
       studyId: STUDY, store, stage: $('experiment-stage'), statusBox: $('collect-status'), classNames: names, requestStimuli,
     });
   startWorker();
+  watchWorker();
 }
 
 // uPlot and jsPsych are classic deferred scripts; module scripts run after them, so they are

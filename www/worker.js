@@ -1,5 +1,10 @@
 // The training worker: owns the wasm lab (WebLab) and runs every heavy computation, so the page's
 // main thread only draws. It talks to the page through protocol.js and nothing else.
+//
+// Every call into the lab goes through one queue (`useLab`), so a request never finds the lab
+// busy: a click during a run waits for the current batch and then runs, and the run goes on.
+// If the module dies (a panic, reported by the lab's panic hook; a wasm trap; a call that never
+// settles), the worker says so with `fatal: true` and the page starts a fresh worker.
 import init, { WebLab } from './pkg/microlearning.js';
 import { ToWorker, FromWorker, message } from './protocol.js';
 
@@ -11,12 +16,19 @@ const FILE_NAMES = [
   'train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
   't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz',
 ];
+// No single call of the lab takes this long on any backend we measured (the slowest, robustness
+// on SwiftShader's software WebGPU, takes minutes); one that does has stopped for good.
+const CALL_LIMIT_MS = 10 * 60 * 1000;
+// `?selftest=panic` on the worker's URL (set by the page from its own URL) lets the browser
+// tests make the module panic on purpose, to test the recovery.
+const SELF_TEST = new URL(self.location.href).searchParams.get('selftest');
 
 let lab = null;
-let backend = { kind: 'cpu', description: 'CPU' };
+let dead = null;          // why the module can no longer be used
 let loadedTask = null;
-let run = null;          // { config, paused, stopRequested, resume }
-let pendingPredict = null;
+let run = null;           // { config, paused, stopRequested, resume }
+let pendingPixels = null; // the drawing pad's latest image, predicted between batches
+let predictQueued = false;
 
 const post = (type, fields, transfer) => self.postMessage(message(type, fields), transfer || []);
 
@@ -25,22 +37,61 @@ function describe(err) {
   return String(err);
 }
 
-function isFatal(err) {
-  // A wasm trap means the module's memory may be inconsistent: it cannot be used again.
-  return err instanceof WebAssembly.RuntimeError;
+function moduleDied(reason, requestId) {
+  if (dead) return;
+  dead = reason;
+  post(FromWorker.ERROR, {
+    message: `The compute module stopped (${reason}). Restarting it: the models in memory are lost; ` +
+      'downloaded files and the experiment\'s saved answers are not affected.',
+    fatal: true,
+    requestId,
+  });
 }
 
-function fail(err, context, requestId) {
-  const fatal = isFatal(err);
-  const text = `${context}: ${describe(err)}`;
-  post(FromWorker.ERROR, { message: fatal ? `${text}. The compute module stopped; restarting on the CPU.` : text, fatal, requestId });
+// The lab's panic hook calls this just before the module traps.
+const onPanic = (text) => moduleDied(text);
+// A trap inside a Promise method surfaces here, not in the caller's catch.
+// Handled here (preventDefault), it is not also reported as the worker's failure on the page.
+self.addEventListener('error', (event) => {
+  if (!(event.error instanceof WebAssembly.RuntimeError)) return;
+  event.preventDefault();
+  moduleDied(`${event.error.message || 'a wasm trap'}`);
+});
+self.addEventListener('unhandledrejection', (event) => {
+  if (!(event.reason instanceof WebAssembly.RuntimeError)) return;
+  event.preventDefault();
+  moduleDied(`${event.reason.message || 'a wasm trap'}`);
+});
+
+let labTail = Promise.resolve();
+let inFlight = null;      // { name, since }
+/** Runs `fn(lab)` after every earlier call has settled. */
+function useLab(name, fn) {
+  const call = labTail.then(async () => {
+    if (dead) throw new Error(`the compute module stopped (${dead})`);
+    inFlight = { name, since: performance.now() };
+    try {
+      return await fn(lab);
+    } catch (err) {
+      if (err instanceof WebAssembly.RuntimeError) moduleDied(`${name}: ${describe(err)}`);
+      throw err;
+    } finally {
+      inFlight = null;
+    }
+  });
+  labTail = call.catch(() => {});
+  return call;
 }
 
-/** Loads `task`'s data unless a run of another task is using the lab. */
-async function dataFor(task) {
-  if (run && run.config.task !== task) throw new Error(`a ${run.config.task} run is in progress; wait for it or stop it first`);
-  await ensureData(task);
-}
+// The watchdog: a call that has not settled for CALL_LIMIT_MS, while this event loop is free to
+// notice, will never settle.
+setInterval(() => {
+  if (inFlight && performance.now() - inFlight.since > CALL_LIMIT_MS) {
+    moduleDied(`${inFlight.name} did not finish in ${CALL_LIMIT_MS / 60000} minutes`);
+  }
+}, 5000);
+
+const postStatus = async () => post(FromWorker.STATUS, { status: await useLab('status', (l) => l.status()) });
 
 async function fetchBytes(url) {
   const response = await fetch(url);
@@ -48,54 +99,45 @@ async function fetchBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** Loads `task`'s data unless a run of another task is using the lab. */
 async function ensureData(task) {
   if (loadedTask === task) return;
+  if (run && run.config.task !== task) throw new Error(`a ${run.config.task} run is in progress; wait for it or stop it first`);
   const dir = DATA_FILES[task];
   if (!dir) throw new Error(`unknown data set ${task}`);
   const files = await Promise.all(FILE_NAMES.map((f) => fetchBytes(new URL(`../data/${dir}/${f}`, import.meta.url))));
-  const info = JSON.parse(lab.load_data(task, ...files));
+  const info = await useLab('load_data', (l) => l.load_data(task, ...files));
   loadedTask = task;
   post(FromWorker.DATA, info);
 }
 
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function sendFilters() {
-  try {
-    return JSON.parse(await lab.filters());
-  } catch {
-    return null;
-  }
-}
-
-async function servePredict() {
-  if (!pendingPredict) return;
-  const pixels = pendingPredict;
-  pendingPredict = null;
-  try {
-    const probabilities = await lab.predict(pixels);
+function predictSoon() {
+  if (predictQueued) return;
+  predictQueued = true;
+  useLab('predict', async (l) => {
+    predictQueued = false;
+    const pixels = pendingPixels;
+    pendingPixels = null;
+    if (!pixels) return;
+    const probabilities = await l.predict(pixels);
     post(FromWorker.PREDICTION, { probabilities });
-  } catch (err) {
-    fail(err, 'prediction failed');
-  }
+  }).catch((err) => fail(err, 'prediction failed'));
 }
 
-let modelCounter = 0;
-let lastModelName = 'current model';
-function keepModel(label) {
-  modelCounter += 1;
-  const name = `#${modelCounter} ${label}`;
-  lastModelName = name;
-  const count = lab.keep_model(name);
-  post(FromWorker.MODEL_KEPT, { count, name });
+async function sendResults() {
+  const json = await useLab('results_file', (l) => l.results_file());
+  post(FromWorker.RESULTS, { json });
 }
 
 async function train(config) {
   await ensureData(config.task);
-  const info = JSON.parse(lab.start(JSON.stringify(config)));
+  const info = await useLab('start', (l) => l.start(config));
   run = { config, paused: false, stopRequested: false, resume: null };
-  post(FromWorker.STARTED, { ...info, epochs: config.epochs });
+  post(FromWorker.STARTED, info);
   post(FromWorker.STATE, { state: 'running' });
+  await postStatus();
   const total = info.batches_per_epoch * config.epochs;
   let done = 0;
   let images = 0;
@@ -103,9 +145,8 @@ async function train(config) {
   let lastPost = 0;
   for (;;) {
     await nextTurn(); // lets pause/stop/predict messages in between batches
-    await servePredict();
     if (run.stopRequested) {
-      lab.stop();
+      await useLab('stop', (l) => l.stop());
       run = null;
       post(FromWorker.STATE, { state: 'stopped' });
       return;
@@ -116,41 +157,45 @@ async function train(config) {
       if (!run.stopRequested) post(FromWorker.STATE, { state: 'running' });
       continue;
     }
-    const t0 = performance.now();
-    const report = JSON.parse(await lab.train_batch());
-    const dt = (performance.now() - t0) / 1000;
-    lab.add_train_seconds(dt);
+    const report = await useLab('train_batch', (l) => l.train_batch());
     done += 1;
     images += report.images;
-    seconds += dt;
+    seconds += report.seconds;
     const now = performance.now();
     if (now - lastPost > 100 || report.epoch_complete) {
       lastPost = now;
-      const rate = images / seconds;
       post(FromWorker.PROGRESS, {
         epoch: report.epoch, batch: report.batch, batches_per_epoch: info.batches_per_epoch,
         epochs: config.epochs, done, total, loss: report.loss,
-        images_per_second: rate, ms_per_batch: 1000 * seconds / done,
+        images_per_second: images / seconds, ms_per_batch: 1000 * seconds / done,
         eta_seconds: (total - done) * (seconds / done),
       });
     }
     if (report.epoch_complete) {
-      const epoch = JSON.parse(await lab.finish_epoch());
-      const filters = await sendFilters();
-      post(FromWorker.EPOCH, { ...epoch, filters });
-      if (epoch.metrics.epoch >= config.epochs) {
-        keepModel(`${config.rule} · ${config.front_end} · seed ${config.seed}`);
-        post(FromWorker.STATE, { state: 'finished' });
-        post(FromWorker.RESULTS, { json: lab.results_json(backend.description) });
+      const epoch = await useLab('finish_epoch', (l) => l.finish_epoch());
+      post(FromWorker.EPOCH, epoch);
+      if (epoch.run_finished) {
         run = null;
+        post(FromWorker.MODEL_KEPT, epoch.kept);
+        post(FromWorker.STATE, { state: 'finished' });
         return;
       }
     }
   }
 }
 
+/** After a run ends in any way: what it left (results, a model) reaches the page. */
+async function afterRun() {
+  const status = await useLab('status', (l) => l.status());
+  post(FromWorker.STATUS, { status });
+  if (status.has_results) await sendResults();
+}
+
 async function handle(msg) {
   switch (msg.type) {
+    case ToWorker.PING:
+      post(FromWorker.PONG, { busy: inFlight?.name ?? null });
+      break;
     case ToWorker.START:
       if (run) throw new Error('a run is already in progress');
       try {
@@ -159,6 +204,8 @@ async function handle(msg) {
         run = null;
         post(FromWorker.STATE, { state: 'idle' });
         throw err;
+      } finally {
+        if (!dead) await afterRun().catch((err) => fail(err, 'after the run'));
       }
       break;
     case ToWorker.PAUSE:
@@ -171,64 +218,67 @@ async function handle(msg) {
       if (run) { run.stopRequested = true; run.paused = false; run.resume?.(); }
       break;
     case ToWorker.PREDICT:
-      pendingPredict = msg.pixels;
-      if (!run) await servePredict();
+      pendingPixels = msg.pixels;
+      predictSoon();
       break;
-    case ToWorker.SET_BACKEND:
-      backend = JSON.parse(await lab.set_backend(msg.kind));
+    case ToWorker.SET_BACKEND: {
+      const backend = await useLab('set_backend', (l) => l.set_backend(msg.kind));
       post(FromWorker.BACKEND, { backend });
+      await postStatus();
       break;
+    }
     case ToWorker.GET_RESULTS:
-      post(FromWorker.RESULTS, { json: lab.results_json(backend.description) });
+      await sendResults();
       break;
     case ToWorker.GET_WEIGHTS: {
-      const bytes = await lab.weights();
+      const bytes = await useLab('weights', (l) => l.weights());
       post(FromWorker.WEIGHTS, { bytes: bytes.buffer }, [bytes.buffer]);
       break;
     }
     case ToWorker.LOAD_WEIGHTS: {
       if (run) throw new Error('stop the training run before loading weights');
-      await lab.load_weights(new Uint8Array(msg.bytes));
       await ensureData(msg.task);
-      const evaluation = JSON.parse(await lab.evaluate());
-      const filters = await sendFilters();
-      post(FromWorker.WEIGHTS_LOADED, { ...evaluation, filters });
-      keepModel(`loaded ${msg.name || 'weights'}`);
+      const loaded = await useLab('load_weights', (l) => l.load_weights(new Uint8Array(msg.bytes), msg.name || 'weights'));
+      post(FromWorker.WEIGHTS_LOADED, loaded);
+      post(FromWorker.MODEL_KEPT, loaded.kept);
+      await postStatus();
       break;
     }
     case ToWorker.COMPARE:
-      post(FromWorker.COMPARISON, { comparison: JSON.parse(await lab.compare_models(msg.pcaLayer)) });
+      post(FromWorker.COMPARISON, { comparison: await useLab('compare_models', (l) => l.compare_models(msg.pcaLayer)) });
       break;
     case ToWorker.RESPONSES:
-      if (run) throw new Error('wait for the run to finish (or stop it) first');
-      post(FromWorker.RESPONSE_MAPS, { responses: JSON.parse(await lab.front_end_responses(msg.index)) });
+      post(FromWorker.RESPONSE_MAPS, { responses: await useLab('front_end_responses', (l) => l.front_end_responses(msg.index)) });
       break;
-    case ToWorker.ROBUSTNESS:
-      if (run) throw new Error('wait for the run to finish (or stop it) first');
-      post(FromWorker.ROBUSTNESS_RESULT, { name: lastModelName, robustness: JSON.parse(await lab.robustness(0n)) });
+    case ToWorker.ROBUSTNESS: {
+      const robustness = await useLab('robustness', (l) => l.robustness(0n));
+      post(FromWorker.ROBUSTNESS_RESULT, { name: robustness.name, robustness });
       break;
+    }
     case ToWorker.STIMULI: {
-      await dataFor(msg.design.task);
-      const listJson = lab.stimulus_list(JSON.stringify(msg.design));
-      const pixels = lab.render_stimuli(listJson);
-      post(FromWorker.STIMULI, { requestId: msg.requestId, list: JSON.parse(listJson), pixels: pixels.buffer }, [pixels.buffer]);
+      await ensureData(msg.design.task);
+      const { list, pixels } = await useLab('stimuli', (l) => l.stimuli(msg.design));
+      post(FromWorker.STIMULI, { requestId: msg.requestId, list, pixels: pixels.buffer }, [pixels.buffer]);
       break;
     }
-    case ToWorker.MODEL_TRIALS: {
-      if (run) throw new Error('wait for the run to finish (or stop it) first');
-      if (msg.trials.length) await dataFor(msg.trials[0].task);
-      const trials = JSON.parse(await lab.model_trials(JSON.stringify(msg.trials)));
-      post(FromWorker.MODEL_TRIALS, { requestId: msg.requestId, trials });
+    case ToWorker.HUMAN_COMPARE: {
+      if (msg.trials.length) await ensureData(msg.trials[0].task);
+      const reply = await useLab('compare_people', (l) => l.compare_people(msg.trials));
+      post(FromWorker.HUMAN_COMPARISON, { requestId: msg.requestId, ...reply });
       break;
     }
+    case ToWorker.GROUP_CSV:
+      post(FromWorker.GROUP_CSV, { requestId: msg.requestId, csv: await useLab('group_csv', (l) => l.group_csv()) });
+      break;
     case ToWorker.PARSE_TRIALS:
-      post(FromWorker.TRIALS_PARSED, { requestId: msg.requestId, name: msg.name, trials: JSON.parse(WebLab.parse_trial_file(msg.name, msg.text)) });
-      break;
-    case ToWorker.HUMAN_COMPARE:
-      post(FromWorker.HUMAN_COMPARISON, { requestId: msg.requestId, comparison: JSON.parse(WebLab.compare_humans(JSON.stringify(msg.trials))) });
+      post(FromWorker.TRIALS_PARSED, { requestId: msg.requestId, name: msg.name, trials: WebLab.parse_trial_file(msg.name, msg.text) });
       break;
     case ToWorker.CHECK_RESULTS:
-      post(FromWorker.RESULTS_CHECKED, { results: JSON.parse(WebLab.check_results(msg.text)) });
+      post(FromWorker.RESULTS_CHECKED, { results: WebLab.check_results(msg.text) });
+      break;
+    case ToWorker.SELF_TEST_PANIC:
+      if (SELF_TEST !== 'panic') throw new Error('the self-test is off');
+      await useLab('self_test_panic', (l) => l.self_test_panic());
       break;
     default:
       throw new Error(`unknown message ${msg.type}`);
@@ -246,14 +296,20 @@ const labels = {
   [ToWorker.RESPONSES]: 'could not show the responses',
   [ToWorker.ROBUSTNESS]: 'could not measure robustness',
   [ToWorker.STIMULI]: 'could not make the stimuli',
-  [ToWorker.MODEL_TRIALS]: 'the models could not answer',
   [ToWorker.PARSE_TRIALS]: 'could not import',
   [ToWorker.HUMAN_COMPARE]: 'could not compare people and models',
+  [ToWorker.GROUP_CSV]: 'could not export the group',
 };
+
+function fail(err, context, requestId) {
+  if (dead) return; // already reported, fatally
+  post(FromWorker.ERROR, { message: `${context}: ${describe(err)}`, fatal: false, requestId });
+}
 
 self.onmessage = (event) => {
   const msg = event.data;
   if (!lab) {
+    if (msg.type === ToWorker.PING) { post(FromWorker.PONG, { busy: 'loading' }); return; }
     post(FromWorker.ERROR, { message: 'the lab is still loading', fatal: false, requestId: msg.requestId });
     return;
   }
@@ -263,9 +319,13 @@ self.onmessage = (event) => {
 (async () => {
   try {
     await init();
-    lab = new WebLab();
-    backend = JSON.parse(lab.backend_info());
-    post(FromWorker.READY, { rules: JSON.parse(WebLab.rules()), frontEnds: JSON.parse(WebLab.front_ends()), backend });
+    lab = new WebLab(onPanic);
+    const menus = WebLab.menus();
+    const status = lab.status();
+    post(FromWorker.READY, {
+      rules: menus.rules, frontEnds: menus.front_ends, maxWeightsBytes: menus.max_weights_bytes,
+      backend: status.backend, status,
+    });
   } catch (err) {
     post(FromWorker.ERROR, { message: `the lab could not start: ${describe(err)}`, fatal: false });
   }

@@ -27,6 +27,11 @@ pub enum LabError {
     #[error("invalid configuration: {0}")]
     Config(String),
 
+    /// A request that does not fit the session's state: the lab is busy with another request,
+    /// a run is in progress, or there is no model or data yet. Nothing was changed.
+    #[error("{0}")]
+    State(String),
+
     /// The compute device failed (for example a lost WebGPU device or a failed readback).
     #[error("device error: {0}")]
     Device(String),

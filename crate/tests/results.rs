@@ -135,3 +135,47 @@ fn version_4_files_keep_their_noise_and_a_constant_learning_rate() {
     assert_eq!(r.config.neuronal_noise, 0.5);
     assert_eq!(r.config.lr_decay, 1.0);
 }
+
+/// Files that parse but were not written by the lab: each is refused with the reason.
+#[test]
+fn inconsistent_results_are_rejected() {
+    let good: serde_json::Value = serde_json::from_str(&sample().to_json().unwrap()).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        v.to_string()
+    };
+    let cases = [
+        (edit(&|v| v["epochs"] = serde_json::json!([])), "no epochs"),
+        (
+            edit(&|v| v["epochs"][0]["confusion"] = serde_json::json!([[1]])),
+            "epoch 1 confusion matrix is not 10×10",
+        ),
+        (edit(&|v| v["epochs"][0]["epoch"] = 3.into()), "numbered 3"),
+        (edit(&|v| v["config"]["batch_size"] = 0.into()), "configuration is invalid"),
+        (edit(&|v| v["config"]["learning_rate"] = (-1.0).into()), "configuration is invalid"),
+        (edit(&|v| v["config"]["epochs"] = 0.into()), "configuration is invalid"),
+        (edit(&|v| v["data"]["task"] = "fashion".into()), "disagrees with config.task"),
+        (edit(&|v| v["data"]["test_images"] = 12.into()), "counts 11 test images"),
+        (
+            edit(&|v| {
+                v["epochs"][0]["test_accuracy"] = 0.5.into();
+            }),
+            "epoch 1 test accuracy",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = RunResults::from_json(&text).unwrap_err().to_string();
+        assert!(err.contains(expected), "expected '{expected}' in '{err}'");
+    }
+}
+
+/// A seed above 2^53 survives reading and writing (the page keeps the file's text; it never
+/// re-serialises the numbers through JavaScript).
+#[test]
+fn a_large_seed_round_trips_exactly() {
+    let mut r = sample();
+    r.config.seed = u64::MAX - 1;
+    let text = RunResults::from_json(&r.to_json().unwrap()).unwrap().to_json().unwrap();
+    assert!(text.contains("18446744073709551614"), "{text}");
+}

@@ -1,7 +1,8 @@
 // Panel 12, "People and models": builds the group data set (finished sessions on this device
-// plus imported files; duplicates and malformed files are skipped with a message), has every
-// kept model answer the same stimuli, and shows the comparison the library computes: accuracy
-// per condition, confusion matrices side by side, error consistency κ and the ranking.
+// plus imported files and a pooled study; duplicates and malformed files are skipped with a
+// message, and a session that reaches the group twice counts once), has every kept model
+// answer the same stimuli, and shows the comparison the library computes: accuracy per
+// condition, confusion matrices side by side, error consistency κ and the ranking.
 import { PsychometricChart } from '../charts.js';
 import { drawConfusion } from '../views.js';
 import { trialsToCsv } from './export.js';
@@ -19,12 +20,42 @@ const ci = (e, scale = 1, digits = 2) => {
   return `${mean} [${(scale * e.low).toFixed(digits)}, ${(scale * e.high).toFixed(digits)}]`;
 };
 
+/**
+ * One copy of every session: `sources` ([{name, trials}], in order of precedence) may hold the
+ * same session more than once — an export of a session still running was imported, then the
+ * session finished on this device; a pooled study holds a session imported from a file. The
+ * copy with the most trials counts (a copy exported mid-session is a part of the finished one);
+ * on a tie the earlier source (this device's own store comes first: it is the original).
+ * Returns the trials kept, in source order, and each session found twice with the copies.
+ */
+export function oneCopyPerSession(sources) {
+  const copies = new Map(); // session id → [{source, name, trials}], in source order
+  sources.forEach(({ name, trials }, source) => {
+    const counts = new Map();
+    for (const t of trials) counts.set(t.session_id, (counts.get(t.session_id) || 0) + 1);
+    for (const [session, n] of counts) {
+      if (!copies.has(session)) copies.set(session, []);
+      copies.get(session).push({ source, name, trials: n });
+    }
+  });
+  const kept = new Map();
+  const duplicates = [];
+  for (const [session, list] of copies) {
+    const best = list.reduce((a, b) => (b.trials > a.trials ? b : a));
+    kept.set(session, best.source);
+    if (list.length > 1) duplicates.push({ session, kept: best, dropped: list.filter((c) => c !== best) });
+  }
+  const trials = sources.flatMap(({ trials: rows }, source) => rows.filter((t) => kept.get(t.session_id) === source));
+  return { trials, duplicates };
+}
+
 export class ComparisonView {
   /** @param opts {{request, ToWorker, localTrials: () => Promise<TrialRecord[]>, classNames: (task) => string[]}} */
   constructor(opts) {
     Object.assign(this, opts);
-    this.imported = [];           // trial rows from imported files
+    this.imported = [];           // [{name, trials}], one entry per imported file
     this.importedSessions = new Map(); // session id → file name
+    this.logged = new Set();      // messages already in the import log (said once)
     this.chart = new PsychometricChart($('psychometric-chart'));
     this.comparison = null;
     this.pooled = [];              // trial rows pooled from a collection-server study
@@ -43,6 +74,7 @@ export class ComparisonView {
   }
 
   log(text, kind) {
+    this.logged.add(text);
     const li = document.createElement('li');
     li.textContent = text;
     li.className = kind;
@@ -68,7 +100,7 @@ export class ComparisonView {
         continue;
       }
       for (const s of sessions) this.importedSessions.set(s, file.name);
-      this.imported.push(...trials);
+      this.imported.push({ name: file.name, trials });
       this.log(`Imported ${file.name}: ${trials.length} trials, ${sessions.length} session(s).`, 'added');
     }
     await this.summarise();
@@ -86,9 +118,9 @@ export class ComparisonView {
       const text = await experimenterFetch(study, 'trials.csv', token);
       const lines = text.trim().split('\n').length - 1;
       const trials = lines > 0 ? (await this.request(this.ToWorker.PARSE_TRIALS, { name: `study ${study}`, text })).trials : [];
-      // Sessions already in the group (this device's, or imported files) are not counted twice.
-      const local = new Set((await this.localTrials()).map((t) => t.session_id));
-      this.pooled = trials.filter((t) => !local.has(t.session_id) && !this.importedSessions.has(t.session_id));
+      // A session also on this device or in an imported file counts once: groupTrials keeps
+      // the fuller copy (and says so in the import log).
+      this.pooled = trials;
       const sessions = new Set(this.pooled.map((t) => t.session_id)).size;
       $('pool-status').textContent = `Study ${study}: ${this.pooled.length} trials from ${sessions} session(s), as of ${new Date().toLocaleTimeString()}.`;
     } catch (err) {
@@ -116,8 +148,25 @@ export class ComparisonView {
     });
   }
 
+  /**
+   * Every person's trials in the group, each session once (see oneCopyPerSession), decided
+   * here, when the group is used: a session can finish on this device after its partial export
+   * was imported, so a check at import time alone would count it twice.
+   */
   async groupTrials() {
-    return [...(await this.localTrials()), ...this.imported, ...this.pooled].filter((t) => t.observer_kind === 'human');
+    const human = (trials) => trials.filter((t) => t.observer_kind === 'human');
+    const sources = [
+      { name: 'this device', trials: human(await this.localTrials()) },
+      ...this.imported.map((f) => ({ name: f.name, trials: human(f.trials) })),
+      { name: `study ${this.pool?.study ?? ''}`.trim(), trials: human(this.pooled) },
+    ];
+    const { trials, duplicates } = oneCopyPerSession(sources);
+    for (const d of duplicates) {
+      const copies = [d.kept, ...d.dropped].map((c) => `${c.name}: ${c.trials} trials`).join('; ');
+      const text = `Session ${d.session} is in the group more than once (${copies}); only the copy from ${d.kept.name} counts.`;
+      if (!this.logged.has(text)) this.log(text, 'skipped');
+    }
+    return trials;
   }
 
   async summarise() {
@@ -137,26 +186,16 @@ export class ComparisonView {
       const humans = await this.groupTrials();
       const tasks = [...new Set(humans.map((t) => t.task))];
       if (tasks.length > 1) throw new Error(`the group mixes data sets (${tasks.join(', ')}); import one data set's files at a time`);
-      let models = [];
-      if (window.labState.keptModels) {
-        try {
-          models = (await this.request(this.ToWorker.MODEL_TRIALS, { trials: humans })).trials;
-        } catch (err) {
-          $('compare-status').textContent = `Models not included: ${err.message}`;
-        }
-      }
-      const reply = await this.request(this.ToWorker.HUMAN_COMPARE, { trials: [...humans, ...models] });
+      // The kept models answer the same stimuli in the worker; their trials stay there and come
+      // back only in the group's download.
+      const reply = await this.request(this.ToWorker.HUMAN_COMPARE, { trials: humans });
       this.comparison = reply.comparison;
-      this.trials = [...humans, ...models];
+      this.comparedCount = humans.length;
       this.task = tasks[0];
       window.labState.humanComparison = this.comparison;
-      window.labState.modelTrials = models;
+      window.labState.modelTrialCount = reply.model_trials;
       this.show();
-      if (!models.length && !$('compare-status').textContent.startsWith('Models')) {
-        $('compare-status').textContent = 'No kept model of this data set yet: train one (or load weights) to add models.';
-      } else if (models.length) {
-        $('compare-status').textContent = '';
-      }
+      $('compare-status').textContent = reply.models_note ? `${reply.models_note[0].toUpperCase()}${reply.models_note.slice(1)}.` : '';
     } catch (err) {
       $('compare-status').textContent = `Could not compare: ${err.message}`;
     } finally {
@@ -174,7 +213,8 @@ export class ComparisonView {
     this.drawConfusions();
     $('kappa-summary').textContent = `People: ${c.participants.length} session(s), accuracy ${ci(c.human_accuracy, 100, 1)} %. `
       + `Human–human error consistency κ ${ci(c.human_human_kappa)} (the ceiling; needs two or more people who saw the same images). `
-      + `Bootstrap: ${c.bootstrap_resamples} resamples of participants.`;
+      + `Bootstrap: ${c.bootstrap_resamples} resamples of participants.`
+      + (c.mistimed_trials === undefined ? '' : ` ${c.mistimed_trials} of the people's test trials left out: shown more than a frame (${c.frame_ms.toFixed(1)} ms) longer or shorter than requested (a stalled frame or a hidden tab).`);
     $('ranking-table').innerHTML = `<tr><th>rank</th><th>model</th><th>rule</th><th>front end</th><th>accuracy %</th><th>κ with people [95% CI]</th><th>error-pattern r</th></tr>${c.ranking.map((r, i) => `
       <tr><td>${i + 1}</td><td>${escapeHtml(r.name)}</td><td>${escapeHtml(r.rule ?? '–')}</td><td>${escapeHtml(r.front_end ?? '–')}</td>
       <td>${pct(r.accuracy)}</td><td>${ci(r.kappa)}</td><td>${r.error_correlation === null ? '–' : r.error_correlation.toFixed(2)}</td></tr>`).join('')}`;
@@ -191,8 +231,12 @@ export class ComparisonView {
     else canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
   }
 
+  /** The compared group with the models' trials, or, before a comparison, the people's. */
   async downloadAll() {
-    const rows = this.trials || (await this.groupTrials());
-    downloadText(trialsToCsv(rows), 'human-model-trials.csv', 'text/csv');
+    const humans = await this.groupTrials();
+    const csv = this.comparison && humans.length === this.comparedCount
+      ? (await this.request(this.ToWorker.GROUP_CSV)).csv
+      : trialsToCsv(humans);
+    downloadText(csv, 'human-model-trials.csv', 'text/csv');
   }
 }

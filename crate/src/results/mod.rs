@@ -84,20 +84,69 @@ impl RunResults {
         }
         let results: RunResults = serde_json::from_value(value)
             .map_err(|e| LabError::Results(format!("missing or malformed field ({e})")))?;
-        let confusion = &results.final_confusion.0;
-        if confusion.len() != 10 || confusion.iter().any(|row| row.len() != 10) {
-            return Err(LabError::Results(
-                "the confusion matrix is not 10×10".into(),
+        results.check()?;
+        Ok(results)
+    }
+}
+
+impl RunResults {
+    /// What a results file must satisfy beyond its schema: a valid run configuration, at least
+    /// one epoch, epochs numbered 1, 2, … up to the configured count, 10×10 confusion matrices
+    /// of the test set's size whose accuracy is the one reported, and the final figures equal
+    /// to the last epoch's. A file that fails any of these was not written by the lab.
+    fn check(&self) -> Result<()> {
+        let bad = |msg: String| Err(LabError::Results(msg));
+        self.config
+            .validate()
+            .map_err(|e| LabError::Results(format!("its run configuration is invalid ({e})")))?;
+        if self.data.task != self.config.task.id() {
+            return bad(format!(
+                "data.task {:?} disagrees with config.task {:?}",
+                self.data.task,
+                self.config.task.id()
             ));
         }
-        let accuracy = results.final_confusion.accuracy();
-        if (accuracy - results.final_test_accuracy).abs() > 1e-9 {
-            return Err(LabError::Results(format!(
-                "final_test_accuracy {} disagrees with its confusion matrix ({accuracy})",
-                results.final_test_accuracy
-            )));
+        let Some(last) = self.epochs.last() else {
+            return bad("it has no epochs".into());
+        };
+        if self.epochs.len() > self.config.epochs {
+            return bad(format!(
+                "it has {} epochs, its configuration asks for {}",
+                self.epochs.len(),
+                self.config.epochs
+            ));
         }
-        Ok(results)
+        let check_confusion = |what: &str, c: &ConfusionMatrix, accuracy: f64| -> Result<()> {
+            if c.0.len() != 10 || c.0.iter().any(|row| row.len() != 10) {
+                return bad(format!("the {what} confusion matrix is not 10×10"));
+            }
+            let total: u64 = c.0.iter().flatten().map(|&n| u64::from(n)).sum();
+            if total != self.data.test_images as u64 {
+                return bad(format!(
+                    "the {what} confusion matrix counts {total} test images, data.test_images \
+                     says {}",
+                    self.data.test_images
+                ));
+            }
+            if !accuracy.is_finite() || (c.accuracy() - accuracy).abs() > 1e-9 {
+                return bad(format!(
+                    "the {what} test accuracy {accuracy} disagrees with its confusion matrix ({})",
+                    c.accuracy()
+                ));
+            }
+            Ok(())
+        };
+        for (i, e) in self.epochs.iter().enumerate() {
+            if e.epoch != i + 1 {
+                return bad(format!("epoch {} is numbered {}", i + 1, e.epoch));
+            }
+            check_confusion(&format!("epoch {}", e.epoch), &e.confusion, e.test_accuracy)?;
+        }
+        check_confusion("final", &self.final_confusion, self.final_test_accuracy)?;
+        if self.final_confusion != last.confusion {
+            return bad("the final confusion matrix is not the last epoch's".into());
+        }
+        Ok(())
     }
 }
 

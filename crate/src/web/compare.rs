@@ -1,19 +1,21 @@
-//! Comparing the representations of the models trained in one browser session: the page's view
+//! Comparing the representations of the models kept in one browser session: the page's view
 //! of `analysis` (linear CKA between models and between layers, class RDMs, PCA).
 
 use std::rc::Rc;
 
 use js_sys::Promise;
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::session::{BusyGuard, WebLab, current_device, current_model, js_error};
+use super::convert::{js_error, to_js};
+use super::lab::WebLab;
+use super::state::{BusyGuard, State};
 use crate::analysis::cka::linear_cka;
 use crate::analysis::pca::pca_from_gram;
 use crate::analysis::rdm::{Dissimilarity, rdm};
 use crate::analysis::{CAPTURED_LAYERS, LayerCapture, SquareMatrix, capture_layers, probe_indices};
 use crate::data::Task;
-use crate::error::LabError;
 use crate::model::SeedNet;
 
 /// A finished model kept for comparison, with its capture once computed.
@@ -23,6 +25,7 @@ pub(super) struct SessionModel {
     /// The learning rule that trained it; unknown for a loaded weights file.
     pub(super) rule: Option<String>,
     pub(super) model: SeedNet,
+    /// Host matrices: they stay valid when the model moves to another device.
     capture: Option<Rc<Vec<LayerCapture>>>,
 }
 
@@ -32,49 +35,77 @@ const PAGE_PROBE_SIZE: usize = 400;
 /// The most models the page keeps for comparison; the oldest is dropped beyond it.
 const MAX_SESSION_MODELS: usize = 6;
 
+/// What the page is told of a newly kept model.
+#[derive(Serialize)]
+pub(super) struct KeptModel {
+    pub(super) count: usize,
+    pub(super) name: String,
+}
+
+/// Keeps `model` for the comparisons as "#n label"; the oldest goes beyond
+/// [`MAX_SESSION_MODELS`].
+pub(super) fn keep(
+    s: &mut State,
+    model: SeedNet,
+    task: Task,
+    rule: Option<String>,
+    label: &str,
+) -> KeptModel {
+    s.models_made += 1;
+    let name = format!("#{} {label}", s.models_made);
+    s.models.push(SessionModel {
+        name: name.clone(),
+        task,
+        rule,
+        model,
+        capture: None,
+    });
+    if s.models.len() > MAX_SESSION_MODELS {
+        s.models.remove(0);
+    }
+    KeptModel {
+        count: s.models.len(),
+        name,
+    }
+}
+
+#[derive(Serialize)]
+struct Pca {
+    model: String,
+    layer: &'static str,
+    explained_variance: Vec<f64>,
+    /// `[x, y, label]` per probe image.
+    points: Vec<(f64, f64, u8)>,
+}
+
+#[derive(Serialize)]
+struct Comparison {
+    models: Vec<String>,
+    layers: &'static [&'static str],
+    probe_size: usize,
+    /// `[layer][i][j]`.
+    cka: Vec<Vec<Vec<f64>>>,
+    /// First vs last model, layer × layer; `null` with one model.
+    layer_by_layer: Option<Vec<Vec<f64>>>,
+    /// `[layer][model]`, 10 × 10.
+    class_rdms: Vec<Vec<Vec<Vec<f64>>>>,
+    pca: Pca,
+}
+
 #[wasm_bindgen]
 impl WebLab {
-    /// Keeps the current model (the finished or stopped run's, or a loaded one) for the
-    /// representation comparison, under `name`. Returns the number of models kept.
-    pub fn keep_model(&self, name: &str) -> std::result::Result<usize, JsValue> {
-        self.with(|s| {
-            let model = current_model(s)?;
-            let task = match (&s.trainer, &s.data) {
-                (Some(t), _) => t.config().task,
-                (None, Some(d)) => d.task,
-                (None, None) => return Err(LabError::Config("no data set loaded".into())),
-            };
-            let rule = s.trainer.as_ref().map(|t| t.config().rule.clone());
-            s.models.push(SessionModel {
-                name: name.to_string(),
-                task,
-                rule,
-                model,
-                capture: None,
-            });
-            if s.models.len() > MAX_SESSION_MODELS {
-                s.models.remove(0);
-            }
-            Ok(s.models.len())
-        })
-        .map_err(js_error)
-    }
-
     /// Compares the kept models of the loaded task on a seeded probe set of the test split.
-    /// Resolves to JSON: `{models, layers, probe_size, cka: [layer][i][j], layer_by_layer
-    /// (first vs last model, or null), class_rdms: [layer][model] 10×10, pca: {model, layer,
-    /// points: [[x, y, label]]}}`. `pca_layer` indexes `layers`.
+    /// Resolves to `{models, layers, probe_size, cka, layer_by_layer, class_rdms, pca: {model,
+    /// layer, explained_variance, points}}`. `pca_layer` indexes `layers`.
     pub fn compare_models(&self, pca_layer: usize) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let guard = BusyGuard::take(&state).map_err(js_error)?;
             let (task, test, device) = {
                 let s = state.borrow();
-                let d = s
-                    .data
-                    .as_ref()
-                    .ok_or_else(|| js_error("load a data set first"))?;
-                (d.task, d.split.test.clone(), current_device(&s))
+                let test = s.test_set().map_err(js_error)?;
+                let task = s.data.as_ref().map(|d| d.task).unwrap_or(Task::Mnist);
+                (task, test, s.device())
             };
             let indices = probe_indices(&test, PAGE_PROBE_SIZE, 0);
             // Capture the models that lack it, one at a time, without holding a borrow.
@@ -110,7 +141,7 @@ impl WebLab {
             let n = kept.len();
             let layers = CAPTURED_LAYERS.len();
             let rows = |m: &SquareMatrix| m.rows().map(|r| r.to_vec()).collect::<Vec<_>>();
-            let cka: Vec<_> = (0..layers)
+            let cka = (0..layers)
                 .map(|l| {
                     rows(&SquareMatrix::from_fn(n, |i, j| {
                         linear_cka(&kept[i].1[l].gram, &kept[j].1[l].gram)
@@ -122,7 +153,7 @@ impl WebLab {
                     linear_cka(&kept[0].1[a].gram, &kept[n - 1].1[b].gram)
                 }))
             });
-            let class_rdms: Vec<Vec<_>> = (0..layers)
+            let class_rdms = (0..layers)
                 .map(|l| {
                     kept.iter()
                         .map(|(_, c)| {
@@ -137,27 +168,29 @@ impl WebLab {
                 .collect();
             let layer = pca_layer.min(layers - 1);
             let projection = pca_from_gram(&kept[n - 1].1[layer].gram, 2);
-            let points: Vec<_> = projection
+            let points = projection
                 .scores
                 .iter()
                 .zip(&indices)
-                .map(|(p, &i)| serde_json::json!([p[0], p[1], test.labels()[i]]))
+                .map(|(p, &i)| {
+                    let at = |k: usize| p.get(k).copied().unwrap_or(0.0);
+                    (at(0), at(1), test.labels()[i])
+                })
                 .collect();
-            let json = serde_json::json!({
-                "models": kept.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(),
-                "layers": CAPTURED_LAYERS,
-                "probe_size": indices.len(),
-                "cka": cka,
-                "layer_by_layer": layer_by_layer,
-                "class_rdms": class_rdms,
-                "pca": {
-                    "model": kept[n - 1].0,
-                    "layer": CAPTURED_LAYERS[layer],
-                    "explained_variance": projection.explained_variance,
-                    "points": points,
+            to_js(&Comparison {
+                models: kept.iter().map(|(name, _)| name.clone()).collect(),
+                layers: &CAPTURED_LAYERS,
+                probe_size: indices.len(),
+                cka,
+                layer_by_layer,
+                class_rdms,
+                pca: Pca {
+                    model: kept[n - 1].0.clone(),
+                    layer: CAPTURED_LAYERS[layer],
+                    explained_variance: projection.explained_variance,
+                    points,
                 },
-            });
-            Ok(JsValue::from(json.to_string()))
+            })
         })
     }
 }

@@ -1,60 +1,92 @@
-//! The human experiment's compute, for the page: the stimulus list and its pixels, the kept
-//! models answering the same stimuli, the strict reading of imported trial files, and the
-//! human–model comparison. The experiment's timeline, timing and storage are the page's
+//! The human experiment's compute, for the page: the stimulus list with its pixels, the strict
+//! reading of imported trial files, and the human–model comparison, in which the kept models
+//! answer the people's stimuli here, on this side (their trials reach the page only inside the
+//! group's download). The experiment's timeline, timing and storage are the page's
 //! (`www/experiment/`); everything here is the library's `human` module.
 
-use js_sys::Promise;
+use js_sys::{Promise, Uint8Array};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::session::{BusyGuard, WebLab, current_device, js_error};
+use super::convert::{from_js, js_error, to_js};
+use super::lab::WebLab;
+use super::state::BusyGuard;
+use crate::data::Task;
+use crate::error::LabError;
 use crate::human::{
-    ModelIdentity, StimulusDesign, StimulusList, TrialRecord, build_list, check_trials, compare,
-    model_trials, parse_file, render_list,
+    HumanComparison, ModelIdentity, ObserverKind, StimulusDesign, StimulusList, TrialRecord,
+    build_list, check_trials, compare, csv_header, csv_row, model_trials, parse_file, render_list,
 };
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsValue> {
-    serde_json::to_string(value).map_err(js_error)
+#[derive(Serialize)]
+struct Stimuli {
+    list: StimulusList,
+    /// `stimuli × 784` bytes, in list order.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pixels: Uint8Array,
+}
+
+#[derive(Serialize)]
+struct PeopleComparison {
+    comparison: HumanComparison,
+    /// Trials the kept models answered.
+    model_trials: usize,
+    /// Why no model joined, if none did.
+    models_note: Option<String>,
 }
 
 #[wasm_bindgen]
 impl WebLab {
-    /// The stimulus list of `design_json` (a `StimulusDesign`), drawn from the loaded test split,
-    /// as JSON (`{design, stimuli}`).
-    pub fn stimulus_list(&self, design_json: &str) -> Result<String, JsValue> {
-        let design: StimulusDesign = serde_json::from_str(design_json)
-            .map_err(|e| js_error(format!("stimulus design: {e}")))?;
-        let test = self.loaded_test(design.task.id())?;
-        to_json(&build_list(&design, &test).map_err(js_error)?)
+    /// The stimulus list of `design` (a `StimulusDesign`), drawn from the loaded test split,
+    /// with every stimulus rendered: `{list: {design, stimuli}, pixels}`.
+    pub fn stimuli(&self, design: JsValue) -> Result<JsValue, JsValue> {
+        let design: StimulusDesign = from_js("stimulus design", design)?;
+        let (list, pixels) = self
+            .with(|s| {
+                let test = s.test_set_of(design.task)?;
+                let list = build_list(&design, &test)?;
+                let pixels = render_list(&list, &test)?;
+                Ok((list, pixels))
+            })
+            .map_err(js_error)?;
+        to_js(&Stimuli {
+            list,
+            pixels: Uint8Array::from(pixels.as_slice()),
+        })
     }
 
-    /// Every stimulus of `list_json` rendered: `stimuli × 784` bytes, in list order.
-    pub fn render_stimuli(&self, list_json: &str) -> Result<Vec<u8>, JsValue> {
-        let list: StimulusList =
-            serde_json::from_str(list_json).map_err(|e| js_error(format!("stimulus list: {e}")))?;
-        let test = self.loaded_test(list.design.task.id())?;
-        render_list(&list, &test).map_err(js_error)
+    /// Reads an exported trial file (CSV or JSON) strictly. Returns its trials, or throws an
+    /// error that names the file and the problem (nothing of a bad file is kept).
+    pub fn parse_trial_file(name: &str, text: &str) -> Result<JsValue, JsValue> {
+        to_js(&parse_file(name, text).map_err(js_error)?)
     }
 
-    /// Every kept model of the trials' task answers each distinct stimulus of `trials_json` (a
-    /// JSON array of trial records, e.g. people's). Resolves to JSON: the models' trial records.
-    pub fn model_trials(&self, trials_json: String) -> Promise {
+    /// The human–model comparison of people's trials (an array of trial records, one data
+    /// set): every kept model of that data set answers each distinct stimulus first. Resolves
+    /// to `{comparison, model_trials, models_note}`.
+    pub fn compare_people(&self, trials: JsValue) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let templates: Vec<TrialRecord> =
-                serde_json::from_str(&trials_json).map_err(|e| js_error(format!("trials: {e}")))?;
-            let Some(first) = templates.first() else {
-                return Ok(JsValue::from("[]"));
+            let people: Vec<TrialRecord> = from_js("trials", trials)?;
+            check_trials(&people).map_err(js_error)?;
+            if people.iter().any(|t| t.observer_kind != ObserverKind::Human) {
+                return Err(js_error("only people's trials go in; the models answer here"));
+            }
+            let Some(first) = people.first() else {
+                return Err(js_error("no trials of people yet"));
             };
-            let task = crate::data::Task::from_id(&first.task)
+            let task = Task::from_id(&first.task)
                 .ok_or_else(|| js_error(format!("unknown task \"{}\"", first.task)))?;
-            let _guard = BusyGuard::take(&state).map_err(js_error)?;
+            if let Some(other) = people.iter().find(|t| t.task != first.task) {
+                return Err(js_error(format!(
+                    "the group mixes data sets ({}, {}); compare one data set at a time",
+                    first.task, other.task
+                )));
+            }
+            let guard = BusyGuard::take(&state).map_err(js_error)?;
             let (test, device, models) = {
                 let s = state.borrow();
-                let data =
-                    s.data.as_ref().filter(|d| d.task == task).ok_or_else(|| {
-                        js_error(format!("load the {} data set first", task.id()))
-                    })?;
                 let models: Vec<_> = s
                     .models
                     .iter()
@@ -68,50 +100,52 @@ impl WebLab {
                         (who, m.model.clone())
                     })
                     .collect();
-                (data.split.test.clone(), current_device(&s), models)
+                let test = if models.is_empty() {
+                    None
+                } else {
+                    Some(s.test_set_of(task).map_err(js_error)?)
+                };
+                (test, s.device(), models)
             };
-            if models.is_empty() {
-                return Err(js_error(format!(
-                    "no {} model yet: train one (or load weights) first",
-                    task.id()
-                )));
+            let mut all = people;
+            let humans = all.len();
+            if let Some(test) = &test {
+                for (who, model) in &models {
+                    let trials = model_trials(model, who, task, test, &all[..humans], &device)
+                        .await
+                        .map_err(js_error)?;
+                    all.extend(trials);
+                }
             }
-            let mut out = Vec::new();
-            for (who, model) in &models {
-                let trials = model_trials(model, who, task, &test, &templates, &device)
-                    .await
-                    .map_err(js_error)?;
-                out.extend(trials);
-            }
-            Ok(JsValue::from(to_json(&out)?))
+            drop(guard);
+            let comparison = compare(&all);
+            let reply = PeopleComparison {
+                comparison,
+                model_trials: all.len() - humans,
+                models_note: models.is_empty().then(|| {
+                    format!(
+                        "no kept model of {} yet: train one (or load weights) to add models",
+                        task.id()
+                    )
+                }),
+            };
+            state.borrow_mut().group = all;
+            to_js(&reply)
         })
     }
 
-    /// Reads an exported trial file (CSV or JSON) strictly. Returns the trials as JSON, or throws
-    /// an error that names the file and the problem (nothing of a bad file is kept).
-    pub fn parse_trial_file(name: &str, text: &str) -> Result<String, JsValue> {
-        to_json(&parse_file(name, text).map_err(js_error)?)
-    }
-
-    /// The human–model comparison of a JSON array of trial records (people's and models').
-    pub fn compare_humans(trials_json: &str) -> Result<String, JsValue> {
-        let trials: Vec<TrialRecord> =
-            serde_json::from_str(trials_json).map_err(|e| js_error(format!("trials: {e}")))?;
-        check_trials(&trials).map_err(js_error)?;
-        to_json(&compare(&trials))
-    }
-}
-
-impl WebLab {
-    fn loaded_test(&self, task: &str) -> Result<crate::data::ImageSet, JsValue> {
-        let s = self
-            .state
-            .try_borrow()
-            .map_err(|_| js_error("the lab is busy; try again"))?;
-        s.data
-            .as_ref()
-            .filter(|d| d.task.id() == task)
-            .map(|d| d.split.test.clone())
-            .ok_or_else(|| js_error(format!("load the {task} data set first")))
+    /// The last comparison's trials, people's and models', as the page's CSV export.
+    pub fn group_csv(&self) -> Result<String, JsValue> {
+        self.with(|s| {
+            if s.group.is_empty() {
+                return Err(LabError::State("compare people and models first".into()));
+            }
+            let mut out = csv_header();
+            for t in &s.group {
+                out.push_str(&csv_row(t));
+            }
+            Ok(out)
+        })
+        .map_err(js_error)
     }
 }

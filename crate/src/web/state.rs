@@ -1,0 +1,200 @@
+//! What one browser session holds, and the guard that keeps async calls from overlapping.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::tensor::Device;
+
+use super::backend::{self, Backend};
+use super::compare::SessionModel;
+use crate::data::{DataSplit, ImageSet, Task};
+use crate::error::{LabError, Result};
+use crate::model::SeedNet;
+use crate::results::{DataInfo, RunResults};
+use crate::training::{EpochMetrics, TrainConfig, Trainer};
+
+pub(super) struct LoadedData {
+    pub(super) task: Task,
+    pub(super) split: Arc<DataSplit>,
+}
+
+/// A run in progress.
+pub(super) struct Run {
+    pub(super) trainer: Trainer,
+    /// The backend it trains on, as its results file names it.
+    pub(super) backend: String,
+    /// The model as it was at the end of the last finished epoch: what a diverged run leaves.
+    pub(super) at_last_epoch: Option<SeedNet>,
+}
+
+/// A run's finished epochs, kept after it ends (finished, stopped or diverged), so its results
+/// file can still be downloaded.
+pub(super) struct RunRecord {
+    config: TrainConfig,
+    backend: String,
+    train_images: usize,
+    test_images: usize,
+    history: Vec<EpochMetrics>,
+}
+
+impl RunRecord {
+    /// `None` for a run that finished no epoch: it has no results.
+    pub(super) fn of(run: &Run) -> Option<Self> {
+        let t = &run.trainer;
+        (!t.history().is_empty()).then(|| RunRecord {
+            config: t.config().clone(),
+            backend: run.backend.clone(),
+            train_images: t.data().train.len(),
+            test_images: t.data().test.len(),
+            history: t.history().to_vec(),
+        })
+    }
+
+    pub(super) fn epochs(&self) -> usize {
+        self.history.len()
+    }
+
+    pub(super) fn results(&self) -> Result<RunResults> {
+        RunResults::new(
+            self.backend.clone(),
+            self.config.clone(),
+            DataInfo {
+                task: self.config.task.id().into(),
+                train_images: self.train_images,
+                test_images: self.test_images,
+                source: "shipped with the page (data/)".into(),
+            },
+            self.history.clone(),
+        )
+    }
+}
+
+/// The model the page shows, draws on and saves when no run is in progress.
+pub(super) struct CurrentModel {
+    pub(super) net: SeedNet,
+    pub(super) name: String,
+}
+
+pub(super) struct State {
+    pub(super) backend: Backend,
+    /// The WebGPU device once made: burn's runtime can be initialised once per page.
+    pub(super) webgpu: Option<Backend>,
+    pub(super) data: Option<LoadedData>,
+    /// Taken out of the cell while a batch runs.
+    pub(super) run: Option<Run>,
+    pub(super) model: Option<CurrentModel>,
+    /// The last run's finished epochs.
+    pub(super) record: Option<RunRecord>,
+    /// Models finished or loaded in this session, for the comparisons (`compare.rs`,
+    /// `human.rs`), on the current backend's device.
+    pub(super) models: Vec<SessionModel>,
+    /// How many models were ever kept: the number in each one's name.
+    pub(super) models_made: usize,
+    /// People's and models' trials of the last human comparison, for its download.
+    pub(super) group: Vec<crate::human::TrialRecord>,
+    /// True while an async call has taken state out of the cell.
+    busy: bool,
+}
+
+impl State {
+    pub(super) fn new() -> Self {
+        State {
+            backend: backend::cpu(),
+            webgpu: None,
+            data: None,
+            run: None,
+            model: None,
+            record: None,
+            models: Vec::new(),
+            models_made: 0,
+            group: Vec::new(),
+            busy: false,
+        }
+    }
+
+    pub(super) fn device(&self) -> Device {
+        self.backend.device.clone()
+    }
+
+    /// The model to show, draw on and save: the run's, else the current one. Without autodiff.
+    pub(super) fn current_model(&self) -> Result<SeedNet> {
+        if let Some(run) = &self.run {
+            return Ok(run.trainer.model().valid());
+        }
+        self.model
+            .as_ref()
+            .map(|m| m.net.clone())
+            .ok_or_else(|| LabError::State("no model yet: train one or load weights".into()))
+    }
+
+    pub(super) fn current_name(&self) -> String {
+        match (&self.run, &self.model) {
+            (Some(_), _) => "the run in progress".into(),
+            (None, Some(m)) => m.name.clone(),
+            (None, None) => "no model".into(),
+        }
+    }
+
+    pub(super) fn test_set(&self) -> Result<ImageSet> {
+        self.data
+            .as_ref()
+            .map(|d| d.split.test.clone())
+            .ok_or_else(|| LabError::State("load a data set first".into()))
+    }
+
+    /// The test set of `task`, which must be the loaded one.
+    pub(super) fn test_set_of(&self, task: Task) -> Result<ImageSet> {
+        self.data
+            .as_ref()
+            .filter(|d| d.task == task)
+            .map(|d| d.split.test.clone())
+            .ok_or_else(|| LabError::State(format!("load the {} data set first", task.id())))
+    }
+
+    /// Fails while an async call holds the state.
+    fn check_free(&self) -> Result<()> {
+        if self.busy {
+            return Err(LabError::State(
+                "the lab is busy with another request; try again".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn busy() -> LabError {
+    LabError::State("the lab is busy with another request; try again".into())
+}
+
+/// Runs `f` with the state borrowed, failing cleanly if an async call holds it.
+pub(super) fn with<T>(
+    state: &Rc<RefCell<State>>,
+    f: impl FnOnce(&mut State) -> Result<T>,
+) -> Result<T> {
+    let mut s = state.try_borrow_mut().map_err(|_| busy())?;
+    s.check_free()?;
+    f(&mut s)
+}
+
+/// Marks the state busy for the lifetime of an async call, and clears the mark on every exit
+/// path (a dropped future included).
+pub(super) struct BusyGuard(Rc<RefCell<State>>);
+
+impl BusyGuard {
+    pub(super) fn take(state: &Rc<RefCell<State>>) -> Result<Self> {
+        let mut s = state.try_borrow_mut().map_err(|_| busy())?;
+        s.check_free()?;
+        s.busy = true;
+        Ok(Self(state.clone()))
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.try_borrow_mut() {
+            s.busy = false;
+        }
+    }
+}
