@@ -106,7 +106,7 @@ pub async fn webgpu() -> std::result::Result<Backend, String> {
     if info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu {
         description.push_str(" — a software adapter: correct, but slower than the CPU backend");
     }
-    let binding = u64::from(setup.device.limits().max_storage_buffer_binding_size);
+    let binding = setup.device.limits().max_storage_buffer_binding_size;
     let by_binding = (binding / BYTES_PER_IMAGE_IN_LARGEST_BUFFER).max(1) as usize;
     Ok(Backend {
         kind: BackendKind::WebGpu,

@@ -75,7 +75,10 @@ impl WebLab {
             .with(|s| {
                 let task = Task::from_id(task)
                     .ok_or_else(|| LabError::Config(format!("unknown task {task:?}")))?;
-                if s.run.as_ref().is_some_and(|r| r.trainer.config().task != task) {
+                if s.run
+                    .as_ref()
+                    .is_some_and(|r| r.trainer.config().task != task)
+                {
                     return Err(LabError::State(
                         "a run of another data set is in progress; stop it first".into(),
                     ));
@@ -113,9 +116,7 @@ impl WebLab {
         self.with(|s| {
             let results = match (&s.run, &s.record) {
                 (Some(run), _) => super::state::RunRecord::of(run)
-                    .ok_or_else(|| {
-                        LabError::State("no epoch has finished yet: no results".into())
-                    })?
+                    .ok_or_else(|| LabError::State("no epoch has finished yet: no results".into()))?
                     .results()?,
                 (None, Some(record)) => record.results()?,
                 (None, None) => {
@@ -175,7 +176,10 @@ impl WebLab {
                         "stop the training run before loading weights".into(),
                     )));
                 }
-                let data = s.data.as_ref().ok_or_else(|| js_error("load a data set first"))?;
+                let data = s
+                    .data
+                    .as_ref()
+                    .ok_or_else(|| js_error("load a data set first"))?;
                 (s.device(), data.split.test.clone(), data.task)
             };
             let bytes = bytes.to_vec();

@@ -70,8 +70,13 @@ impl WebLab {
         future_to_promise(async move {
             let people: Vec<TrialRecord> = from_js("trials", trials)?;
             check_trials(&people).map_err(js_error)?;
-            if people.iter().any(|t| t.observer_kind != ObserverKind::Human) {
-                return Err(js_error("only people's trials go in; the models answer here"));
+            if people
+                .iter()
+                .any(|t| t.observer_kind != ObserverKind::Human)
+            {
+                return Err(js_error(
+                    "only people's trials go in; the models answer here",
+                ));
             }
             let Some(first) = people.first() else {
                 return Err(js_error("no trials of people yet"));

@@ -105,7 +105,12 @@ impl WebLab {
             let (model, test, device, name) = {
                 let s = state.borrow();
                 let model = s.current_model().map_err(js_error)?;
-                (model, s.test_set().map_err(js_error)?, s.device(), s.current_name())
+                (
+                    model,
+                    s.test_set().map_err(js_error)?,
+                    s.device(),
+                    s.current_name(),
+                )
             };
             let test = if test.len() > PAGE_ROBUSTNESS_IMAGES {
                 test.balanced_subset(2000)
