@@ -30,10 +30,14 @@ export async function launch({ webgpu = false } = {}) {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
-/** Opens the lab, records long tasks on the main thread and waits until it is ready. */
-export async function openLab(browser, url) {
+/**
+ * Opens the lab, records long tasks on the main thread and waits until it is ready. `init`, if
+ * given, is a script run before the page's own in every document of the tab (reloads too).
+ */
+export async function openLab(browser, url, { init } = {}) {
   const page = await browser.newPage({ acceptDownloads: true });
   page.on('pageerror', (err) => console.error('page error:', err.message));
+  if (init) await page.addInitScript(init);
   await page.addInitScript(() => {
     window.longTasks = [];
     new PerformanceObserver((list) => {
@@ -113,4 +117,34 @@ export async function participate(page, answers, { policy = (label) => label, st
     answered += 1;
     if (answered >= stopAfter) return 'stopped';
   }
+}
+
+/**
+ * Fills panel 11's form and starts a session; resolves once the experiment is on screen.
+ * `durations` and `noise` are the form's text ("100, unlimited", "0, 0.5").
+ */
+export async function startExperiment(page, { participant = 'scripted', seed = 5, preset = 'short', noise = '0', durations = '100, unlimited' } = {}) {
+  await page.selectOption('#exp-preset', preset);
+  await page.fill('#participant-id', participant);
+  await page.fill('#exp-seed', String(seed));
+  await page.fill('#exp-noise', noise);
+  await page.fill('#exp-durations', durations);
+  await page.click('#exp-start');
+  await page.waitForSelector('#experiment-stage:not([hidden])', { timeout: 30_000 });
+}
+
+/** Reloads the lab and waits until it is ready again (an unfinished session then resumes). */
+export async function reloadLab(page) {
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.readyMs !== undefined, null, { timeout: 60_000 });
+}
+
+/** The experiment's IndexedDB as the page sees it: every session record with its saved trials. */
+export async function storedSessions(page) {
+  await page.waitForFunction(() => window.labExperiment?.store, null, { timeout: 30_000 });
+  return page.evaluate(async () => {
+    const store = window.labExperiment.store;
+    const sessions = await store.listSessions();
+    return Promise.all(sessions.map(async (session) => ({ session, trials: await store.trialsOf(session.session_id) })));
+  });
 }

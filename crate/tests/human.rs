@@ -495,3 +495,121 @@ fn one_participant_gets_no_confidence_interval_and_big_seeds_are_refused() {
         .to_string();
     assert!(err.contains("noise_seed") && err.contains("2^53"), "{err}");
 }
+
+#[test]
+fn conditions_apart_by_less_than_a_thousandth_stay_apart() {
+    // Every other trial at σ 0.4 moves to σ 0.4004, and every other one at σ 0 · 100 ms to
+    // 100.4 ms: differences below any rounding to 10⁻³ or to whole ms, so seven conditions, not
+    // four. Person a is right on every trial; person b is wrong on every moved trial and right
+    // elsewhere, so a merged row would show 75% where the true rows show 100% and 50%.
+    let shift = |trials: &mut Vec<TrialRecord>| {
+        let mut seen: std::collections::HashMap<(u64, Option<u64>), usize> = Default::default();
+        let mut moved = Vec::new();
+        for (i, t) in trials.iter_mut().enumerate() {
+            let key = (
+                t.noise_sigma.to_bits(),
+                t.requested_duration_ms.map(f64::to_bits),
+            );
+            if t.phase != Phase::Test {
+                continue;
+            }
+            let n = seen.entry(key).or_default();
+            *n += 1;
+            if n.is_multiple_of(2) {
+                continue;
+            }
+            if t.noise_sigma == 0.4 {
+                t.noise_sigma = 0.4004;
+                moved.push(i);
+            } else if t.requested_duration_ms == Some(100.0) {
+                t.requested_duration_ms = Some(100.4);
+                t.measured_duration_ms = Some(101.0);
+                moved.push(i);
+            }
+        }
+        moved
+    };
+    let mut a = session("a", 3, |l| l);
+    let mut b = session("b", 3, |l| l);
+    shift(&mut a);
+    for i in shift(&mut b) {
+        b[i].response = (b[i].label + 1) % 10;
+        b[i].correct = false;
+    }
+    let all: Vec<TrialRecord> = a.iter().chain(&b).cloned().collect();
+    let report = compare(&all);
+    let rows: Vec<(f64, Option<f64>, f64)> = report
+        .conditions
+        .iter()
+        .map(|c| {
+            (
+                c.condition.noise_sigma,
+                c.condition.duration_ms,
+                c.humans.unwrap().mean,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (0.0, Some(100.0), 1.0),
+            (0.0, Some(100.4), 0.5),
+            (0.0, None, 1.0),
+            (0.4, Some(100.0), 1.0),
+            (0.4, None, 1.0),
+            (0.4004, Some(100.0), 0.5),
+            (0.4004, None, 0.5),
+        ],
+        "one row per exact condition, ordered by σ then duration, unlimited last"
+    );
+}
+
+#[test]
+fn presentations_off_by_more_than_a_frame_are_left_out_of_the_human_side() {
+    use microlearning::human::format_report;
+    // Timed test trials measured 40 ms over (a hidden tab) and 17 ms short are left out; 16 ms
+    // over is within a frame (1000/60 ms) and kept; an unlimited trial is never mistimed.
+    let mut h = session("h", 3, |l| l);
+    let timed: Vec<usize> = (0..h.len())
+        .filter(|&i| h[i].phase == Phase::Test && h[i].requested_duration_ms.is_some())
+        .collect();
+    let untimed = (0..h.len())
+        .find(|&i| h[i].phase == Phase::Test && h[i].requested_duration_ms.is_none())
+        .unwrap();
+    let requested = |t: &TrialRecord| t.requested_duration_ms.unwrap();
+    for (k, &i) in timed.iter().take(3).enumerate() {
+        h[i].measured_duration_ms = Some(requested(&h[i]) + [40.0, 250.0, -17.0][k]);
+        // Wrong answers, so that counting them would show.
+        h[i].response = (h[i].label + 1) % 10;
+        h[i].correct = false;
+    }
+    h[timed[3]].measured_duration_ms = Some(requested(&h[timed[3]]) + 16.0);
+    h[untimed].measured_duration_ms = Some(9000.0);
+    let model: Vec<TrialRecord> = session("m", 3, |l| l)
+        .into_iter()
+        .map(|t| TrialRecord {
+            participant_id: "model-a".into(),
+            session_id: "model-a/list-3".into(),
+            observer_kind: ObserverKind::Model,
+            rt: None,
+            measured_duration_ms: None,
+            ..t
+        })
+        .collect();
+    let all: Vec<TrialRecord> = h.iter().chain(&model).cloned().collect();
+    let report = compare(&all);
+    assert_eq!(report.mistimed_trials, 3);
+    assert!((report.frame_ms - 1000.0 / 60.0).abs() < 1e-12);
+    let p = &report.participants[0];
+    assert_eq!((p.test_trials, p.mistimed_trials), (37, 3));
+    assert_eq!(
+        p.accuracy, 1.0,
+        "the wrong answers were all on mistimed trials"
+    );
+    assert_eq!(
+        report.ranking[0].test_trials, 40,
+        "a model's trials are never left out"
+    );
+    let text = format_report(&report);
+    assert!(text.contains("3 human test trial(s) left out"), "{text}");
+}

@@ -7,6 +7,12 @@
 // duration less half a frame, so a 50 ms request at 60 Hz is 3 frames. The measured duration
 // (mask frame − stimulus frame; for an unlimited stimulus, answer − stimulus frame) is saved
 // with every trial; the reaction time runs from the stimulus frame to the key or button press.
+// The mask then stays for `mask_ms` from its own first frame, whenever the answer comes: an
+// answer during the stimulus or the mask waits for the mask to finish, so every timed trial
+// gets the same masking. The stimulus appears, and goes off, only on a visible page: a hidden
+// tab gets no frames (or, in some browsers, frames nobody sees), so a trial hidden while its
+// image was up keeps it up until the page is shown again, and its measured duration says how
+// long that was. The comparison leaves such trials out (crate/src/human/comparison.rs).
 //
 // The trial is saved (the `save` callback, IndexedDB) *before* jsPsych moves on, so a trial that
 // the participant saw end is never lost.
@@ -39,6 +45,8 @@ const info = {
     rt: { type: ParameterType.FLOAT },
     correct: { type: ParameterType.BOOL },
     measured_duration_ms: { type: ParameterType.FLOAT },
+    /** Mask frame to the first frame after it (timed trials). */
+    measured_mask_ms: { type: ParameterType.FLOAT },
   },
 };
 
@@ -92,6 +100,7 @@ export class DigitTrialPlugin {
 
     let onset = null;      // frame timestamp of the stimulus
     let offset = null;     // frame timestamp of the mask (timed trials)
+    let maskEnd = null;    // frame timestamp of the blank after the mask
     let frameMs = 1000 / 60;
     let lastFrame = null;
     let raf = 0;
@@ -102,38 +111,40 @@ export class DigitTrialPlugin {
     let answer = null;     // {choice, time}: the first valid key or button press
     let finishing = false;
 
+    const visible = () => document.visibilityState !== 'hidden';
     const frame = (now) => {
       if (lastFrame !== null) frameMs = Math.min(frameMs, now - lastFrame) || frameMs;
       lastFrame = now;
       if (onset === null) {
-        if (now - start >= FIXATION_MS) {
+        if (now - start >= FIXATION_MS && visible()) {
           fixation.hidden = true;
           context.putImageData(stimulusImage, 0, 0);
           onset = now;
           root.dataset.state = 'stimulus';
           listen();
         }
-      } else if (timed && offset === null && now - onset >= s.duration_ms - frameMs / 2) {
+      } else if (timed && offset === null && now - onset >= s.duration_ms - frameMs / 2 && visible()) {
         context.putImageData(maskData(context), 0, 0);
         offset = now;
         root.dataset.state = 'mask';
-        if (answer) finish();
       } else if (offset !== null && now - offset >= trial.mask_ms) {
         blank();
+        maskEnd = now;
         root.dataset.state = 'response';
+        if (answer) finish();
         return; // nothing changes any more until the answer
       }
       if (!finishing) raf = requestAnimationFrame(frame);
     };
 
     // An answer during a timed presentation is kept, but the presentation still runs its
-    // course (stimulus, then mask), so the exposure is always the one scheduled.
+    // course (stimulus, then the whole mask), so the exposure is always the one scheduled.
     const respond = (choice) => {
       if (answer || onset === null) return;
       answer = { choice, time: performance.now() };
       if (keyboard) this.jsPsych.pluginAPI.cancelKeyboardResponse(keyboard);
       for (const b of root.querySelectorAll('button')) b.disabled = true;
-      if (!timed || offset !== null) finish();
+      if (!timed || maskEnd !== null) finish();
     };
 
     const finish = async () => {
@@ -146,6 +157,7 @@ export class DigitTrialPlugin {
         correct: answer.choice === s.label,
         // A timed stimulus was up until its mask; an unlimited one until the answer.
         measured_duration_ms: (timed ? offset : answer.time) - onset,
+        measured_mask_ms: timed ? maskEnd - offset : null,
       };
       root.dataset.state = 'saving';
       if (trial.feedback) {

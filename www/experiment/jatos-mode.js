@@ -57,13 +57,20 @@ export class JatosMode {
 
   async finish(session, input) {
     const { jatos } = this;
-    if (session.declined) {
+    const stored = await this.store.getSession(session.session_id);
+    const rows = await this.store.trialsOf(session.session_id);
+    if (session.declined && !rows.length) {
+      // Nothing was answered: the (empty) result replaces nothing.
       await jatos.submitResultData('');
       jatos.endStudy(false, 'declined consent');
       return;
     }
-    const stored = await this.store.getSession(session.session_id);
-    const rows = await this.store.trialsOf(session.session_id);
+    if (session.declined) {
+      // Answers given under an earlier consent stay with JATOS: submitting '' would erase them.
+      await jatos.submitResultData(sessionToJson(stored, rows));
+      jatos.endStudy(false, 'declined to go on; earlier answers kept');
+      return;
+    }
     document.body.dataset.participantState = 'submitting';
     await jatos.submitResultData(sessionToJson(stored, rows));
     document.body.dataset.participantState = 'done';

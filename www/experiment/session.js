@@ -3,6 +3,16 @@
 // the jsPsych timeline, saves every trial to IndexedDB as it ends, and resumes an unfinished
 // session after a reload where it stopped.
 import { buildTimeline } from './timeline.js';
+import { askPersistentStorage } from './store.js';
+
+/**
+ * ms since the session started, over all its sittings: `elapsed_offset_ms` is where this
+ * sitting began (see ExperimentRunner.run), so the count goes on across a reload and never
+ * goes back. The time the page was closed is not counted.
+ */
+function elapsed(session) {
+  return Math.round((session.elapsed_offset_ms || 0) + performance.now() - session.page_started);
+}
 
 /** The session-wide fields of every trial row (see export.js for the column list). */
 function rowOf(session, stimulus, data, jsPsych) {
@@ -16,7 +26,7 @@ function rowOf(session, stimulus, data, jsPsych) {
     list_seed: session.list_seed,
     trial_index: jsPsych.getProgress().current_trial_global,
     trial_type: 'digit-trial',
-    time_elapsed: Math.round(performance.now() - session.page_started),
+    time_elapsed: elapsed(session),
     phase: stimulus.phase,
     stimulus_index: stimulus.stimulus_index,
     test_index: stimulus.test_index,
@@ -102,8 +112,37 @@ export class ExperimentRunner {
   async run(session) {
     const { list, pixels } = await this.requestStimuli(session.design);
     if (list.stimuli.length === 0) throw new Error('the stimulus list is empty');
+    const id = session.session_id;
+    const saved = await this.store.trialsOf(id);
+    const done = new Set(saved.map((r) => r.stimulus_index));
+    // This sitting's clock starts where the session's stopped: the latest time it recorded (a
+    // trial, or the elapsed time kept when the page was last hidden or closed).
+    const patch = {
+      elapsed_offset_ms: Math.max(session.elapsed_ms || 0, session.elapsed_offset_ms || 0, ...saved.map((r) => r.time_elapsed || 0)),
+    };
+    // Saved trials prove that consent was given (none is saved before it; a study's server
+    // opens a session only after it): a lost flag must not bring the consent screen back,
+    // where "I do not agree" would read as a withdrawal of answers given under consent.
+    if (!session.consented && (saved.length || session.token)) {
+      patch.consented = true;
+      patch.consent_restored = { at: new Date().toISOString(), saved_trials: saved.length };
+      console.warn(`session ${id}: the consent flag was missing (${saved.length} trials saved${session.token ? ', a session on the study\'s server' : ''}); restored, not asked again`);
+    }
+    Object.assign(session, await this.store.updateSession(id, patch));
     session.page_started = performance.now();
-    const done = new Set((await this.store.trialsOf(session.session_id)).map((r) => r.stimulus_index));
+    // Once per session: ask the browser to keep the data under storage pressure, and record its
+    // answer when it comes (a permission prompt must not hold up the experiment).
+    if (session.storage_persistence === undefined) {
+      askPersistentStorage().then((answer) => this.store.updateSession(id, { storage_persistence: answer })).catch(() => {});
+    }
+    const keepElapsed = () => { this.store.updateSession(id, { elapsed_ms: elapsed(session) }).catch(() => {}); };
+    const onHide = () => { if (document.visibilityState === 'hidden') keepElapsed(); };
+    addEventListener('pagehide', keepElapsed);
+    document.addEventListener('visibilitychange', onHide);
+    this.stopClock = () => {
+      removeEventListener('pagehide', keepElapsed);
+      document.removeEventListener('visibilitychange', onHide);
+    };
     this.stage.hidden = false;
     this.stage.replaceChildren();
     document.body.classList.add('experiment-running');
@@ -128,7 +167,7 @@ export class ExperimentRunner {
         this.onTrialSaved?.(row);
         if (stimulus.phase !== 'practice') { answered += 1; correct += data.correct ? 1 : 0; }
       },
-      updateSession: (patch) => this.store.updateSession(session.session_id, patch).catch(() => {}),
+      updateSession: (fields) => this.store.updateSession(id, { ...fields, elapsed_ms: elapsed(session) }).catch(() => {}),
       onDecline: () => { session.declined = true; },
       summary: () => (answered ? `You named ${correct} of the ${answered} images of this sitting correctly.` : ''),
     });
@@ -143,8 +182,14 @@ export class ExperimentRunner {
   }
 
   async finish(session, list) {
+    this.stopClock?.();
     if (session.declined) {
-      await this.store.deleteSession(session.session_id);
+      // A decline deletes what it can only be about: a session with no answer yet. Answers
+      // saved under an earlier consent are never deleted by it (the timeline does not ask again
+      // once trials are saved; this guards the rule); the session just never resumes.
+      const rows = await this.store.trialsOf(session.session_id);
+      if (rows.length) await this.store.updateSession(session.session_id, { status: 'declined', declined: new Date().toISOString() });
+      else await this.store.deleteSession(session.session_id);
     } else {
       const rows = await this.store.trialsOf(session.session_id);
       const complete = rows.length >= list.stimuli.length;

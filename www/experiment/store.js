@@ -45,6 +45,23 @@ function committed(tx) {
   });
 }
 
+/**
+ * Asks the browser to keep this site's storage under storage pressure (without it, IndexedDB is
+ * "best effort" and may be evicted, trials and all). Resolves to what it answered: {persisted:
+ * true | false} or, where the browser has no such API or the call fails, {persisted: null,
+ * error?}. Never rejects: the experiment runs either way. The answer can wait on a permission
+ * prompt (Firefox), so callers record it when it comes rather than wait for it.
+ */
+export async function askPersistentStorage() {
+  const asked = new Date().toISOString();
+  try {
+    if (!navigator.storage?.persist) return { persisted: null, asked, error: 'not supported by this browser' };
+    return { persisted: (await navigator.storage.persist()) === true, asked };
+  } catch (err) {
+    return { persisted: null, asked, error: String(err?.message || err) };
+  }
+}
+
 export class ExperimentStore {
   static async open() {
     return new ExperimentStore(await openDatabase());
@@ -65,10 +82,24 @@ export class ExperimentStore {
     return promised(this.db.transaction('sessions').objectStore('sessions').get(id));
   }
 
+  /**
+   * Merges `patch` into the stored session, reading and writing in one transaction: two
+   * updates in flight at once (consent and the storage answer, say) both land, where a read
+   * then a separate write would let the second overwrite the first's field with its old value.
+   */
   async updateSession(id, patch) {
-    const session = await this.getSession(id);
-    if (!session) throw new Error(`session ${id} is not stored`);
-    return this.putSession({ ...session, ...patch });
+    const tx = this.db.transaction('sessions', 'readwrite');
+    const sessions = tx.objectStore('sessions');
+    let updated = null;
+    const request = sessions.get(id);
+    request.onsuccess = () => {
+      if (!request.result) return;
+      updated = { ...request.result, ...patch };
+      sessions.put(updated);
+    };
+    await committed(tx);
+    if (!updated) throw new Error(`session ${id} is not stored`);
+    return updated;
   }
 
   async listSessions() {

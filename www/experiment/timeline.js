@@ -18,7 +18,9 @@ export function buildTimeline(jsPsych, ctx) {
   const timeline = [];
   const total = list.stimuli.length;
 
-  if (!session.consented) {
+  // A session with saved trials was consented to (ExperimentRunner.run restores a lost flag):
+  // it is never asked again, so a decline can never be about answers already given.
+  if (!session.consented && !done.size) {
     timeline.push(consentTrial(jsPsych, {
       design, total, participant: session.participant_id, privacy: ctx.privacy,
       onAgree: () => ctx.updateSession({ consented: true, consented_at: new Date().toISOString() }),

@@ -9,8 +9,10 @@
 //!   the ceiling;
 //! - the models ranked by κ with humans, next to their accuracy.
 //!
-//! Only test-phase trials count (not practice, not attention checks). A participant here is a
-//! session. Trials are matched by the stimulus they showed ([`StimulusKey`]), so a model's
+//! Only test-phase trials count (not practice, not attention checks), and of a person's only
+//! those shown for as long as they asked: a timed trial whose measured presentation is off by
+//! more than a frame ([`mistimed`]) is left out of the human side and counted in
+//! [`HumanComparison::mistimed_trials`]. A participant here is a session. Trials are matched by the stimulus they showed ([`StimulusKey`]), so a model's
 //! responses can be compared with any participant who saw the same images. The bootstrap uses
 //! a fixed seed, so a report is reproducible.
 
@@ -19,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::consistency::error_consistency;
-use super::records::{Condition, ObserverKind, StimulusKey, TrialRecord};
+use super::records::{Condition, ConditionKey, ObserverKind, StimulusKey, TrialRecord};
 use super::stimuli::Phase;
 use crate::analysis::rsa::pearson;
 use crate::data::NUM_CLASSES;
@@ -31,6 +33,28 @@ pub const BOOTSTRAP_RESAMPLES: usize = 1000;
 const BOOTSTRAP_SEED: u64 = 2020;
 /// Pairs of observers sharing fewer test trials than this get no κ (too noisy to mean much).
 pub const MIN_COMMON_TRIALS: usize = 10;
+/// One frame at 60 Hz, the refresh rate of nearly every screen: the tolerance of a measured
+/// presentation. The page takes the stimulus off within half a frame of its request, so a
+/// presentation off by more than a whole frame had a stalled or dropped frame (a hidden tab
+/// gets no frames at all, and the image stays up until the tab is shown again). On a slower
+/// screen (30 Hz) the half-frame rule alone can reach this bound.
+pub const FRAME_MS: f64 = 1000.0 / 60.0;
+
+/// A person's timed trial whose measured presentation differs from the requested one by more
+/// than [`FRAME_MS`]: the image was not shown as its condition says, so it is not compared.
+/// Untimed trials, models' trials and trials without a measurement are never mistimed.
+pub fn mistimed(t: &TrialRecord) -> bool {
+    match (
+        t.observer_kind,
+        t.requested_duration_ms,
+        t.measured_duration_ms,
+    ) {
+        (ObserverKind::Human, Some(requested), Some(measured)) => {
+            (measured - requested).abs() > FRAME_MS
+        }
+        _ => false,
+    }
+}
 
 /// A mean with its bootstrap 95% percentile interval over the `n` participants that
 /// contributed. With fewer than two there is nothing to resample: `low` and `high` are `None`.
@@ -47,6 +71,8 @@ pub struct ParticipantSummary {
     pub participant_id: String,
     pub session_id: String,
     pub test_trials: usize,
+    /// Test trials of this session left out as [`mistimed`] (not in `test_trials`).
+    pub mistimed_trials: usize,
     pub accuracy: f64,
     /// Accuracy on the attention checks, if the session had any.
     pub attention_accuracy: Option<f64>,
@@ -92,6 +118,11 @@ pub struct HumanComparison {
     /// Models, most human-like (highest κ) first; models with no κ last.
     pub ranking: Vec<ModelRow>,
     pub bootstrap_resamples: usize,
+    /// People's test trials left out because their presentation was off by more than a frame
+    /// ([`mistimed`]); a session with no other test trial is not among `participants`.
+    pub mistimed_trials: usize,
+    /// [`FRAME_MS`], the tolerance used.
+    pub frame_ms: f64,
 }
 
 struct Observer<'a> {
@@ -194,7 +225,7 @@ fn median(mut xs: Vec<f64>) -> Option<f64> {
     }
     xs.sort_by(f64::total_cmp);
     let m = xs.len() / 2;
-    Some(if xs.len() % 2 == 0 {
+    Some(if xs.len().is_multiple_of(2) {
         (xs[m - 1] + xs[m]) / 2.0
     } else {
         xs[m]
@@ -207,6 +238,7 @@ pub fn compare(trials: &[TrialRecord]) -> HumanComparison {
     let mut order: Vec<(ObserverKind, String)> = Vec::new();
     let mut observers: HashMap<(ObserverKind, String), Observer> = HashMap::new();
     let mut attention: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut mistimed_by_session: HashMap<String, usize> = HashMap::new();
     for t in trials {
         let id = match t.observer_kind {
             ObserverKind::Human => t.session_id.clone(),
@@ -218,6 +250,10 @@ pub fn compare(trials: &[TrialRecord]) -> HumanComparison {
             e.1 += 1;
         }
         if t.phase != Phase::Test {
+            continue;
+        }
+        if mistimed(t) {
+            *mistimed_by_session.entry(id).or_default() += 1;
             continue;
         }
         let key = (t.observer_kind, id);
@@ -254,6 +290,10 @@ pub fn compare(trials: &[TrialRecord]) -> HumanComparison {
                 participant_id: first.participant_id.clone(),
                 session_id: first.session_id.clone(),
                 test_trials: h.trials.len(),
+                mistimed_trials: mistimed_by_session
+                    .get(&first.session_id)
+                    .copied()
+                    .unwrap_or(0),
                 accuracy: correct as f64 / h.trials.len() as f64,
                 attention_accuracy: attention
                     .get(&first.session_id)
@@ -264,13 +304,14 @@ pub fn compare(trials: &[TrialRecord]) -> HumanComparison {
         .collect();
 
     // Conditions, sorted by noise then duration.
-    let mut conditions: BTreeMap<(i64, i64), Condition> = BTreeMap::new();
+    // Keyed by the exact σ and duration, like the stimuli: no rounding merges two conditions.
+    let mut conditions: BTreeMap<ConditionKey, Condition> = BTreeMap::new();
     for o in observers.values() {
         for t in &o.trials {
             conditions.insert(t.condition().sort_key(), t.condition());
         }
     }
-    let accuracy_in = |o: &Observer, key: (i64, i64)| {
+    let accuracy_in = |o: &Observer, key: ConditionKey| {
         let hits: Vec<bool> = o
             .trials
             .iter()
@@ -392,6 +433,8 @@ pub fn compare(trials: &[TrialRecord]) -> HumanComparison {
         human_human_kappa,
         ranking,
         bootstrap_resamples: BOOTSTRAP_RESAMPLES,
+        mistimed_trials: mistimed_by_session.values().sum(),
+        frame_ms: FRAME_MS,
     }
 }
 
@@ -419,8 +462,12 @@ pub fn format_report(c: &HumanComparison) -> String {
         est(&c.human_accuracy, 100.0)
     );
     out.push_str(&format!(
-        "human–human error consistency κ: {}\n\n",
+        "human–human error consistency κ: {}\n",
         est(&c.human_human_kappa, 1.0)
+    ));
+    out.push_str(&format!(
+        "{} human test trial(s) left out: shown more than a frame ({:.1} ms) longer or shorter than requested\n\n",
+        c.mistimed_trials, c.frame_ms
     ));
     out.push_str(
         "accuracy per condition (%): humans mean [95% CI], then each model\n| condition | humans |",

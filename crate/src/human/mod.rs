@@ -15,15 +15,15 @@ mod records;
 mod stimuli;
 
 pub use comparison::{
-    BOOTSTRAP_RESAMPLES, ConditionRow, Estimate, HumanComparison, MIN_COMMON_TRIALS, ModelRow,
-    ParticipantSummary, compare, format_report,
+    BOOTSTRAP_RESAMPLES, ConditionRow, Estimate, FRAME_MS, HumanComparison, MIN_COMMON_TRIALS,
+    ModelRow, ParticipantSummary, compare, format_report, mistimed,
 };
 pub use consistency::{ErrorConsistency, error_consistency};
 pub use observers::{ModelIdentity, model_trials, templates_from_list};
 pub use records::{
-    Condition, GroupData, ImportOutcome, ObserverKind, SESSION_FILE_FORMAT, SessionFile,
-    StimulusKey, TRIAL_COLUMNS, TrialRecord, check_trials, csv_header, csv_row, js_number,
-    parse_file, to_csv,
+    Condition, ConditionKey, GroupData, ImportOutcome, ObserverKind, SESSION_FILE_FORMAT,
+    SessionFile, StimulusKey, TRIAL_COLUMNS, TrialRecord, check_trials, csv_header, csv_row,
+    js_number, parse_file, to_csv,
 };
 pub use stimuli::{
     MAX_SEED, Phase, Stimulus, StimulusDesign, StimulusList, build_list, render, render_list,

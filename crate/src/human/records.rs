@@ -142,6 +142,33 @@ pub struct StimulusKey {
     pub duration_bits: Option<u64>,
 }
 
+/// See [`Condition::sort_key`]. Equal only when the bits are; ordered by the values
+/// (`f64::total_cmp`, which is equal exactly when the bits are, so the order agrees with `Eq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConditionKey {
+    noise_bits: u64,
+    duration_bits: Option<u64>,
+}
+
+impl Ord for ConditionKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let value = f64::from_bits;
+        value(self.noise_bits)
+            .total_cmp(&value(other.noise_bits))
+            .then_with(|| match (self.duration_bits, other.duration_bits) {
+                (Some(a), Some(b)) => value(a).total_cmp(&value(b)),
+                // Unlimited last.
+                (a, b) => b.is_some().cmp(&a.is_some()),
+            })
+    }
+}
+
+impl PartialOrd for ConditionKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// A degradation condition.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Condition {
@@ -151,12 +178,14 @@ pub struct Condition {
 }
 
 impl Condition {
-    /// Orders by noise, then duration with unlimited last.
-    pub fn sort_key(&self) -> (i64, i64) {
-        (
-            (self.noise_sigma * 1000.0).round() as i64,
-            self.duration_ms.map_or(i64::MAX, |d| d.round() as i64),
-        )
+    /// The condition's identity, for grouping trials: the exact bits of σ and of the duration
+    /// (as [`StimulusKey`] keys the image), so two designs whose σ differ by less than any
+    /// rounding stay two conditions. It orders by noise, then duration with unlimited last.
+    pub fn sort_key(&self) -> ConditionKey {
+        ConditionKey {
+            noise_bits: self.noise_sigma.to_bits(),
+            duration_bits: self.duration_ms.map(f64::to_bits),
+        }
     }
 
     pub fn label(&self) -> String {
