@@ -25,10 +25,12 @@ const TEST_LIMIT = new URLSearchParams(location.search).get('test_limit');
 const STUDY = new URLSearchParams(location.search).get('study');
 // `?selftest=panic` (browser tests only): the worker accepts a request that panics the module.
 const SELF_TEST = new URLSearchParams(location.search).get('selftest');
-// The watchdog: a worker that leaves a ping unanswered this long is hung (a CPU step of the
-// largest batch takes seconds; asynchronous WebGPU work leaves the worker free to answer).
+// The watchdog: a worker that leaves a ping unanswered this long is hung. On the CPU one lab
+// call holds the worker's thread from start to end (an evaluation of 10,000 images, nine for a
+// robustness curve: tens of seconds on a slow machine), so the limit is generous; asynchronous
+// WebGPU work leaves the worker free to answer.
 const PING_EVERY_MS = 5000;
-const HUNG_AFTER_MS = 60000;
+const HUNG_AFTER_MS = 300_000;
 
 let worker = null;
 let ready = false;
@@ -102,7 +104,8 @@ function setRunState(state) {
   $('load-weights').disabled = busy;
   $('download-results').disabled = busy || !window.lastResults;
   $('download-weights').disabled = busy || !window.hasModel;
-  // Comparing, inspecting and measuring share the worker's lab with training: only between runs.
+  // Comparing, inspecting and measuring share the worker's lab with training: offered between
+  // runs (the compared layer can still be changed mid-run; that comparison waits for a batch).
   $('compare').disabled = busy || !window.labState.keptModels;
   $('show-responses').disabled = busy || !window.hasModel;
   $('measure-robustness').disabled = busy || !window.hasModel;
@@ -259,6 +262,7 @@ const handlers = {
     const r = msg.results;
     // The file's own text, as the lab writes it: re-serialising it here would round its seed.
     window.lastResults = r.text;
+    lastTask = r.task;
     classNames = CLASS_NAMES[r.task] || CLASS_NAMES.mnist;
     curves.showResults(r);
     alignment.reset();
@@ -269,10 +273,10 @@ const handlers = {
     setRunState(runState);
   },
   [FromWorker.MODEL_KEPT]: (msg) => {
-    if (!msg) return;
+    if (msg.count === undefined) return;
     window.labState.keptModels = msg.count;
     $('kept-models').textContent = `${msg.count} model(s) kept; the newest is ${msg.name}.`;
-    $('compare').disabled = false;
+    setRunState(runState);
   },
   [FromWorker.COMPARISON]: (msg) => {
     const c = msg.comparison;
@@ -290,7 +294,7 @@ const handlers = {
     drawScatter($('pca'), c.pca.points, classNames);
     const ev = c.pca.explained_variance.map((v) => `${(100 * v).toFixed(0)}%`).join(' + ');
     $('pca-caption').textContent = `PCA of ${c.pca.model}, ${c.pca.layer} (${ev} of the variance), ${c.probe_size} test images`;
-    $('compare').disabled = false;
+    setRunState(runState);
   },
   [FromWorker.RESPONSE_MAPS]: (msg) => {
     const r = msg.responses;
@@ -319,6 +323,9 @@ function applyStatus(status) {
   window.labState.status = status;
   window.hasModel = status.has_model;
   window.labState.keptModels = status.kept_models;
+  backend = status.backend;
+  $('backend-name').textContent = backend.description;
+  $('backend-select').value = backend.kind;
 }
 
 /** The selected kept model's class RDM for the compared layer. */
@@ -367,6 +374,7 @@ function restartWorker() {
   window.labState.restarts = (window.labState.restarts || 0) + 1;
   predictBusy = false;
   $('kept-models').textContent = '';
+  ready = false;
   setRunState('idle');
   startWorker();
 }

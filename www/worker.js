@@ -24,8 +24,10 @@ const CALL_LIMIT_MS = 10 * 60 * 1000;
 const SELF_TEST = new URL(self.location.href).searchParams.get('selftest');
 
 let lab = null;
+let startError = null;    // why the module could not start
 let dead = null;          // why the module can no longer be used
 let loadedTask = null;
+let labStatus = null;     // the lab's last LabStatus (crate/src/web/lab.rs)
 let run = null;           // { config, paused, stopRequested, resume }
 let pendingPixels = null; // the drawing pad's latest image, predicted between batches
 let predictQueued = false;
@@ -91,25 +93,50 @@ setInterval(() => {
   }
 }, 5000);
 
-const postStatus = async () => post(FromWorker.STATUS, { status: await useLab('status', (l) => l.status()) });
+async function postStatus() {
+  labStatus = await useLab('status', (l) => l.status());
+  post(FromWorker.STATUS, { status: labStatus });
+}
 
+const FETCH_TIMEOUT_MS = 120_000;
 async function fetchBytes(url) {
-  const response = await fetch(url);
+  const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   if (!response.ok) throw new Error(`could not load ${url.pathname} (HTTP ${response.status})`);
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Loads `task`'s data unless a run of another task is using the lab. */
-async function ensureData(task) {
-  if (loadedTask === task) return;
-  if (run && run.config.task !== task) throw new Error(`a ${run.config.task} run is in progress; wait for it or stop it first`);
+// The data sets' files, fetched once per task.
+const dataFiles = new Map();
+function fetchData(task) {
   const dir = DATA_FILES[task];
-  if (!dir) throw new Error(`unknown data set ${task}`);
-  const files = await Promise.all(FILE_NAMES.map((f) => fetchBytes(new URL(`../data/${dir}/${f}`, import.meta.url))));
-  const info = await useLab('load_data', (l) => l.load_data(task, ...files));
-  loadedTask = task;
-  post(FromWorker.DATA, info);
+  if (!dir) return Promise.reject(new Error(`unknown data set ${task}`));
+  if (!dataFiles.has(task)) {
+    const files = Promise.all(FILE_NAMES.map((f) => fetchBytes(new URL(`../data/${dir}/${f}`, import.meta.url))));
+    dataFiles.set(task, files);
+    files.catch(() => dataFiles.delete(task));
+  }
+  return dataFiles.get(task);
 }
+
+/**
+ * `fn(lab)` with `task`'s data loaded, in one turn of the queue: no other request can load
+ * another data set in between.
+ */
+async function withData(task, name, fn) {
+  const files = loadedTask === task ? null : await fetchData(task);
+  return useLab(name, async (l) => {
+    if (loadedTask !== task) {
+      if (run?.started && run.config.task !== task) throw new Error(`a ${run.config.task} run is in progress; wait for it or stop it first`);
+      const info = l.load_data(task, ...(files || await fetchData(task)));
+      loadedTask = task;
+      post(FromWorker.DATA, info);
+    }
+    return fn(l);
+  });
+}
+
+/** The data set the model in use belongs to (else the loaded one). */
+const modelTask = () => labStatus?.model_task || loadedTask || 'mnist';
 
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -132,9 +159,10 @@ async function sendResults() {
 }
 
 async function train(config) {
-  await ensureData(config.task);
-  const info = await useLab('start', (l) => l.start(config));
-  run = { config, paused: false, stopRequested: false, resume: null };
+  // `run` exists from the click on: a Stop or Pause sent while the data loads is kept.
+  run = { config, started: false, paused: false, stopRequested: false, resume: null };
+  const info = await withData(config.task, 'start', (l) => l.start(config));
+  run.started = true;
   post(FromWorker.STARTED, info);
   post(FromWorker.STATE, { state: 'running' });
   await postStatus();
@@ -174,6 +202,8 @@ async function train(config) {
     if (report.epoch_complete) {
       const epoch = await useLab('finish_epoch', (l) => l.finish_epoch());
       post(FromWorker.EPOCH, epoch);
+      // The finished epochs reach the page at once: they survive even a crash of the module.
+      await sendResults();
       if (epoch.run_finished) {
         run = null;
         post(FromWorker.MODEL_KEPT, epoch.kept);
@@ -186,9 +216,8 @@ async function train(config) {
 
 /** After a run ends in any way: what it left (results, a model) reaches the page. */
 async function afterRun() {
-  const status = await useLab('status', (l) => l.status());
-  post(FromWorker.STATUS, { status });
-  if (status.has_results) await sendResults();
+  await postStatus();
+  if (labStatus.has_results) await sendResults();
 }
 
 async function handle(msg) {
@@ -196,7 +225,7 @@ async function handle(msg) {
     case ToWorker.PING:
       post(FromWorker.PONG, { busy: inFlight?.name ?? null });
       break;
-    case ToWorker.START:
+    case ToWorker.START: {
       if (run) throw new Error('a run is already in progress');
       try {
         await train(msg.config);
@@ -208,6 +237,7 @@ async function handle(msg) {
         if (!dead) await afterRun().catch((err) => fail(err, 'after the run'));
       }
       break;
+    }
     case ToWorker.PAUSE:
       if (run) run.paused = true;
       break;
@@ -221,12 +251,15 @@ async function handle(msg) {
       pendingPixels = msg.pixels;
       predictSoon();
       break;
-    case ToWorker.SET_BACKEND: {
-      const backend = await useLab('set_backend', (l) => l.set_backend(msg.kind));
-      post(FromWorker.BACKEND, { backend });
-      await postStatus();
+    case ToWorker.SET_BACKEND:
+      try {
+        const backend = await useLab('set_backend', (l) => l.set_backend(msg.kind));
+        post(FromWorker.BACKEND, { backend });
+      } finally {
+        // Success or not, the page shows the backend the lab is really on.
+        if (!dead) await postStatus();
+      }
       break;
-    }
     case ToWorker.GET_RESULTS:
       await sendResults();
       break;
@@ -237,44 +270,46 @@ async function handle(msg) {
     }
     case ToWorker.LOAD_WEIGHTS: {
       if (run) throw new Error('stop the training run before loading weights');
-      await ensureData(msg.task);
-      const loaded = await useLab('load_weights', (l) => l.load_weights(new Uint8Array(msg.bytes), msg.name || 'weights'));
+      const loaded = await withData(msg.task, 'load_weights', (l) => l.load_weights(new Uint8Array(msg.bytes), msg.name || 'weights', msg.task));
       post(FromWorker.WEIGHTS_LOADED, loaded);
       post(FromWorker.MODEL_KEPT, loaded.kept);
       await postStatus();
       break;
     }
     case ToWorker.COMPARE:
-      post(FromWorker.COMPARISON, { comparison: await useLab('compare_models', (l) => l.compare_models(msg.pcaLayer)) });
+      post(FromWorker.COMPARISON, { comparison: await withData(modelTask(), 'compare_models', (l) => l.compare_models(msg.pcaLayer)) });
       break;
     case ToWorker.RESPONSES:
-      post(FromWorker.RESPONSE_MAPS, { responses: await useLab('front_end_responses', (l) => l.front_end_responses(msg.index)) });
+      post(FromWorker.RESPONSE_MAPS, { responses: await withData(modelTask(), 'front_end_responses', (l) => l.front_end_responses(msg.index)) });
       break;
     case ToWorker.ROBUSTNESS: {
-      const robustness = await useLab('robustness', (l) => l.robustness(0n));
+      const robustness = await withData(modelTask(), 'robustness', (l) => l.robustness(0n));
       post(FromWorker.ROBUSTNESS_RESULT, { name: robustness.name, robustness });
       break;
     }
     case ToWorker.STIMULI: {
-      await ensureData(msg.design.task);
-      const { list, pixels } = await useLab('stimuli', (l) => l.stimuli(msg.design));
+      const { list, pixels } = await withData(msg.design.task, 'stimuli', (l) => l.stimuli(msg.design));
       post(FromWorker.STIMULI, { requestId: msg.requestId, list, pixels: pixels.buffer }, [pixels.buffer]);
       break;
     }
     case ToWorker.HUMAN_COMPARE: {
-      if (msg.trials.length) await ensureData(msg.trials[0].task);
-      const reply = await useLab('compare_people', (l) => l.compare_people(msg.trials));
+      const compare = (l) => l.compare_people(msg.trials);
+      const reply = msg.trials.length
+        ? await withData(msg.trials[0].task, 'compare_people', compare)
+        : await useLab('compare_people', compare);
       post(FromWorker.HUMAN_COMPARISON, { requestId: msg.requestId, ...reply });
       break;
     }
     case ToWorker.GROUP_CSV:
       post(FromWorker.GROUP_CSV, { requestId: msg.requestId, csv: await useLab('group_csv', (l) => l.group_csv()) });
       break;
-    case ToWorker.PARSE_TRIALS:
-      post(FromWorker.TRIALS_PARSED, { requestId: msg.requestId, name: msg.name, trials: WebLab.parse_trial_file(msg.name, msg.text) });
+    case ToWorker.PARSE_TRIALS: {
+      const trials = await useLab('parse_trial_file', () => WebLab.parse_trial_file(msg.name, msg.text));
+      post(FromWorker.TRIALS_PARSED, { requestId: msg.requestId, name: msg.name, trials });
       break;
+    }
     case ToWorker.CHECK_RESULTS:
-      post(FromWorker.RESULTS_CHECKED, { results: WebLab.check_results(msg.text) });
+      post(FromWorker.RESULTS_CHECKED, { results: await useLab('check_results', () => WebLab.check_results(msg.text)) });
       break;
     case ToWorker.SELF_TEST_PANIC:
       if (SELF_TEST !== 'panic') throw new Error('the self-test is off');
@@ -310,7 +345,9 @@ self.onmessage = (event) => {
   const msg = event.data;
   if (!lab) {
     if (msg.type === ToWorker.PING) { post(FromWorker.PONG, { busy: 'loading' }); return; }
-    post(FromWorker.ERROR, { message: 'the lab is still loading', fatal: false, requestId: msg.requestId });
+    const why = startError ? `the lab could not start: ${startError}` : 'the lab is still loading';
+    post(FromWorker.ERROR, { message: why, fatal: false, requestId: msg.requestId });
+    if (msg.type === ToWorker.START) post(FromWorker.STATE, { state: 'idle' });
     return;
   }
   handle(msg).catch((err) => fail(err, labels[msg.type] || 'error', msg.requestId));
@@ -322,11 +359,13 @@ self.onmessage = (event) => {
     lab = new WebLab(onPanic);
     const menus = WebLab.menus();
     const status = lab.status();
+    labStatus = status;
     post(FromWorker.READY, {
       rules: menus.rules, frontEnds: menus.front_ends, maxWeightsBytes: menus.max_weights_bytes,
       backend: status.backend, status,
     });
   } catch (err) {
-    post(FromWorker.ERROR, { message: `the lab could not start: ${describe(err)}`, fatal: false });
+    startError = describe(err);
+    post(FromWorker.ERROR, { message: `the lab could not start: ${startError}`, fatal: false });
   }
 })();

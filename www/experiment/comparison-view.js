@@ -49,6 +49,13 @@ export function oneCopyPerSession(sources) {
   return { trials, duplicates };
 }
 
+/** Which trials make up a group: its sessions and their trial counts. */
+function groupKey(trials) {
+  const counts = new Map();
+  for (const t of trials) counts.set(t.session_id, (counts.get(t.session_id) || 0) + 1);
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([s, n]) => `${s}:${n}`).join(',');
+}
+
 export class ComparisonView {
   /** @param opts {{request, ToWorker, localTrials: () => Promise<TrialRecord[]>, classNames: (task) => string[]}} */
   constructor(opts) {
@@ -190,7 +197,7 @@ export class ComparisonView {
       // back only in the group's download.
       const reply = await this.request(this.ToWorker.HUMAN_COMPARE, { trials: humans });
       this.comparison = reply.comparison;
-      this.comparedCount = humans.length;
+      this.comparedKey = groupKey(humans);
       this.task = tasks[0];
       window.labState.humanComparison = this.comparison;
       window.labState.modelTrialCount = reply.model_trials;
@@ -234,9 +241,13 @@ export class ComparisonView {
   /** The compared group with the models' trials, or, before a comparison, the people's. */
   async downloadAll() {
     const humans = await this.groupTrials();
-    const csv = this.comparison && humans.length === this.comparedCount
-      ? (await this.request(this.ToWorker.GROUP_CSV)).csv
-      : trialsToCsv(humans);
+    const key = groupKey(humans);
+    let csv = null;
+    if (this.comparison && key === this.comparedKey) {
+      // The worker holds the models' trials; after a restart it has none, and people's go alone.
+      csv = await this.request(this.ToWorker.GROUP_CSV).then((r) => r.csv, () => null);
+    }
+    csv ??= trialsToCsv(humans);
     downloadText(csv, 'human-model-trials.csv', 'text/csv');
   }
 }

@@ -101,11 +101,14 @@ impl WebLab {
         let state = self.state.clone();
         future_to_promise(async move {
             let guard = BusyGuard::take(&state).map_err(js_error)?;
+            // The models of the data set in use: the current model's, else the loaded one.
             let (task, test, device) = {
                 let s = state.borrow();
-                let test = s.test_set().map_err(js_error)?;
-                let task = s.data.as_ref().map(|d| d.task).unwrap_or(Task::Mnist);
-                (task, test, s.device())
+                let task = s
+                    .model_task()
+                    .or(s.data.as_ref().map(|d| d.task))
+                    .ok_or_else(|| js_error("load a data set first"))?;
+                (task, s.test_set_of(task).map_err(js_error)?, s.device())
             };
             let indices = probe_indices(&test, PAGE_PROBE_SIZE, 0);
             // Capture the models that lack it, one at a time, without holding a borrow.

@@ -157,30 +157,29 @@ impl WebLab {
         })
     }
 
-    /// Loads a burnpack weights file (`name` for the model's name), evaluates it on the loaded
-    /// test set and keeps it for the comparisons. The file's size and header are checked before
+    /// Loads a burnpack weights file (`name` for the model's name) as a model of `task`,
+    /// evaluates it on that task's test set (which must be loaded) and keeps it for the
+    /// comparisons. The last run's results stay downloadable. The file's size and header are checked before
     /// it is copied into wasm memory. Refused during a run. A malformed file rejects with a
     /// message and changes nothing. Resolves to `{metrics: {test_accuracy, test_loss,
     /// confusion}, misclassified, filters, kept}`.
-    pub fn load_weights(&self, bytes: Uint8Array, name: String) -> Promise {
+    pub fn load_weights(&self, bytes: Uint8Array, name: String, task: String) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
+            let task =
+                Task::from_id(&task).ok_or_else(|| js_error(format!("unknown task {task:?}")))?;
             let len = bytes.length() as usize;
             let head = bytes.subarray(0, bytes.length().min(64)).to_vec();
             check_weights_header(&head, len).map_err(js_error)?;
             let guard = BusyGuard::take(&state).map_err(js_error)?;
-            let (device, test, task) = {
+            let (device, test) = {
                 let s = state.borrow();
                 if s.run.is_some() {
                     return Err(js_error(LabError::State(
                         "stop the training run before loading weights".into(),
                     )));
                 }
-                let data = s
-                    .data
-                    .as_ref()
-                    .ok_or_else(|| js_error("load a data set first"))?;
-                (s.device(), data.split.test.clone(), data.task)
+                (s.device(), s.test_set_of(task).map_err(js_error)?)
             };
             let bytes = bytes.to_vec();
             let host = load_weights_any_front_end(&bytes, &Device::flex()).map_err(js_error)?;
@@ -196,9 +195,9 @@ impl WebLab {
             let kept = keep(&mut s, model.clone(), task, None, &label);
             s.model = Some(CurrentModel {
                 net: model,
+                task,
                 name: kept.name.clone(),
             });
-            s.record = None;
             to_js(&WeightsLoaded {
                 metrics: EvaluationMetrics {
                     test_accuracy: evaluation.accuracy,

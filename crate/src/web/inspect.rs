@@ -17,6 +17,8 @@ use crate::training::{RobustnessPoint, read_f32, robustness};
 /// Test images the page's robustness check uses at most (class-balanced): all of MNIST-10k's
 /// 2,004; 2,000 of Fashion-MNIST's 10,000, so nine evaluations take seconds, not minutes.
 const PAGE_ROBUSTNESS_IMAGES: usize = 2004;
+/// The class-balanced subset taken from a larger test set.
+const PAGE_ROBUSTNESS_SUBSET: usize = 2000;
 
 /// The first layer's kernels, `channels × size × size` values, row-major. The Gabor bank has
 /// 48: 16 simple cells, then the complex cells' even and odd filters.
@@ -71,8 +73,8 @@ impl WebLab {
             let _guard = BusyGuard::take(&state).map_err(js_error)?;
             let (model, test, device) = {
                 let s = state.borrow();
-                let model = s.current_model().map_err(js_error)?;
-                (model, s.test_set().map_err(js_error)?, s.device())
+                let (model, test) = s.model_and_test_set().map_err(js_error)?;
+                (model, test, s.device())
             };
             if index >= test.len() {
                 return Err(js_error(LabError::Config(format!(
@@ -104,16 +106,11 @@ impl WebLab {
             let _guard = BusyGuard::take(&state).map_err(js_error)?;
             let (model, test, device, name) = {
                 let s = state.borrow();
-                let model = s.current_model().map_err(js_error)?;
-                (
-                    model,
-                    s.test_set().map_err(js_error)?,
-                    s.device(),
-                    s.current_name(),
-                )
+                let (model, test) = s.model_and_test_set().map_err(js_error)?;
+                (model, test, s.device(), s.current_name())
             };
             let test = if test.len() > PAGE_ROBUSTNESS_IMAGES {
-                test.balanced_subset(2000)
+                test.balanced_subset(PAGE_ROBUSTNESS_SUBSET)
             } else {
                 test
             };

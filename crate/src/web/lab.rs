@@ -62,6 +62,8 @@ pub(super) struct LabStatus {
     backend: BackendInfo,
     /// The loaded data set.
     task: Option<&'static str>,
+    /// The data set of the model in use (the run's or the current model's).
+    model_task: Option<&'static str>,
     running: bool,
     /// Finished epochs of the run in progress, or of the last run.
     epochs_finished: usize,
@@ -82,6 +84,7 @@ pub(super) fn status(s: &State) -> LabStatus {
     LabStatus {
         backend: s.backend.info(),
         task: s.data.as_ref().map(|d| d.task.id()),
+        model_task: s.model_task().map(|t| t.id()),
         running: s.run.is_some(),
         epochs_finished,
         has_results: epochs_finished > 0,

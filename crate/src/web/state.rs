@@ -1,6 +1,6 @@
 //! What one browser session holds, and the guard that keeps async calls from overlapping.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -74,6 +74,8 @@ impl RunRecord {
 /// The model the page shows, draws on and saves when no run is in progress.
 pub(super) struct CurrentModel {
     pub(super) net: SeedNet,
+    /// The data set it was trained (or loaded) for: what it is evaluated and inspected on.
+    pub(super) task: Task,
     pub(super) name: String,
 }
 
@@ -94,8 +96,9 @@ pub(super) struct State {
     pub(super) models_made: usize,
     /// People's and models' trials of the last human comparison, for its download.
     pub(super) group: Vec<crate::human::TrialRecord>,
-    /// True while an async call has taken state out of the cell.
-    busy: bool,
+    /// True while an async call has taken state out of the cell. Its own cell, so the guard
+    /// clears it without borrowing the state.
+    busy: Rc<Cell<bool>>,
 }
 
 impl State {
@@ -110,7 +113,7 @@ impl State {
             models: Vec::new(),
             models_made: 0,
             group: Vec::new(),
-            busy: false,
+            busy: Rc::new(Cell::new(false)),
         }
     }
 
@@ -137,11 +140,22 @@ impl State {
         }
     }
 
-    pub(super) fn test_set(&self) -> Result<ImageSet> {
-        self.data
-            .as_ref()
-            .map(|d| d.split.test.clone())
-            .ok_or_else(|| LabError::State("load a data set first".into()))
+    /// The data set of the model in use (the run's, else the current model's).
+    pub(super) fn model_task(&self) -> Option<Task> {
+        match (&self.run, &self.model) {
+            (Some(run), _) => Some(run.trainer.config().task),
+            (None, Some(m)) => Some(m.task),
+            (None, None) => None,
+        }
+    }
+
+    /// The current model with the test set of its data set, which must be the loaded one.
+    pub(super) fn model_and_test_set(&self) -> Result<(SeedNet, ImageSet)> {
+        let model = self.current_model()?;
+        let task = self
+            .model_task()
+            .ok_or_else(|| LabError::State("no model yet: train one or load weights".into()))?;
+        Ok((model, self.test_set_of(task)?))
     }
 
     /// The test set of `task`, which must be the loaded one.
@@ -155,7 +169,7 @@ impl State {
 
     /// Fails while an async call holds the state.
     fn check_free(&self) -> Result<()> {
-        if self.busy {
+        if self.busy.get() {
             return Err(LabError::State(
                 "the lab is busy with another request; try again".into(),
             ));
@@ -180,21 +194,19 @@ pub(super) fn with<T>(
 
 /// Marks the state busy for the lifetime of an async call, and clears the mark on every exit
 /// path (a dropped future included).
-pub(super) struct BusyGuard(Rc<RefCell<State>>);
+pub(super) struct BusyGuard(Rc<Cell<bool>>);
 
 impl BusyGuard {
     pub(super) fn take(state: &Rc<RefCell<State>>) -> Result<Self> {
-        let mut s = state.try_borrow_mut().map_err(|_| busy())?;
+        let s = state.try_borrow().map_err(|_| busy())?;
         s.check_free()?;
-        s.busy = true;
-        Ok(Self(state.clone()))
+        s.busy.set(true);
+        Ok(Self(s.busy.clone()))
     }
 }
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.0.try_borrow_mut() {
-            s.busy = false;
-        }
+        self.0.set(false);
     }
 }

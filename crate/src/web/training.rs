@@ -104,6 +104,7 @@ pub(super) fn end_run(s: &mut State, run: Run, ending: Ending) -> Option<KeptMod
             let kept = keep(s, net.clone(), task, rule, &label);
             s.model = Some(CurrentModel {
                 net,
+                task,
                 name: kept.name.clone(),
             });
             Some(kept)
@@ -111,6 +112,7 @@ pub(super) fn end_run(s: &mut State, run: Run, ending: Ending) -> Option<KeptMod
         Ending::Stopped => {
             s.model = Some(CurrentModel {
                 net,
+                task,
                 name: format!("{label} (stopped)"),
             });
             None
@@ -118,6 +120,7 @@ pub(super) fn end_run(s: &mut State, run: Run, ending: Ending) -> Option<KeptMod
         Ending::Failed => {
             s.model = Some(CurrentModel {
                 net,
+                task,
                 name: format!("{label} (as of its last finished epoch)"),
             });
             None
