@@ -62,7 +62,7 @@ pub enum LabError {
 }
 
 impl LabError {
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         LabError::Io {
             path: path.as_ref().display().to_string(),

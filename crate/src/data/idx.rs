@@ -69,7 +69,9 @@ const TYPE_UNSIGNED_BYTE: u8 = 0x08;
 /// Refuse absurd headers before allocating: the largest real data set here is 47 MB.
 const MAX_ELEMENTS: usize = 1 << 31;
 
-/// Decompresses `bytes` if they are gzip'd, otherwise returns them unchanged.
+/// Decompresses `bytes` if they are gzip'd, otherwise returns them unchanged. The whole stream
+/// is decompressed, however large: for untrusted files use [`parse_idx`], which reads only what
+/// the header promises.
 pub fn maybe_gunzip(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
     if bytes.len() >= 2 && bytes[..2] == GZIP_MAGIC {
         let mut out = Vec::new();
@@ -86,35 +88,70 @@ pub fn maybe_gunzip(file: &str, bytes: &[u8]) -> Result<Vec<u8>, IdxError> {
 }
 
 /// Parses an IDX file (raw or gzip'd). `file` is only used in error messages.
+///
+/// A gzip'd file is decompressed as it is read: the header first, then exactly the bytes it
+/// promises, so a small file that inflates to gigabytes (a "gzip bomb") is refused by its
+/// header or its size limit without ever being decompressed whole, and memory grows only
+/// with the data actually present.
 pub fn parse_idx(file: &str, bytes: &[u8]) -> Result<IdxArray, IdxError> {
-    let raw = maybe_gunzip(file, bytes)?;
-    let truncated = |expected: usize| IdxError::Truncated {
+    if bytes.len() >= 2 && bytes[..2] == GZIP_MAGIC {
+        // Room for a typical compression ratio up front; more grows as it arrives.
+        let hint = bytes.len().saturating_mul(8);
+        read_idx(file, flate2::read::GzDecoder::new(bytes), hint)
+    } else {
+        read_idx(file, bytes, bytes.len())
+    }
+}
+
+/// Appends at most `n` more bytes of `reader` to `out` (fewer only where the stream ends).
+fn read_up_to(
+    file: &str,
+    reader: &mut impl Read,
+    out: &mut Vec<u8>,
+    n: usize,
+) -> Result<(), IdxError> {
+    reader
+        .take(n as u64)
+        .read_to_end(out)
+        .map(|_| ())
+        .map_err(|e| IdxError::Gzip {
+            file: file.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// [`parse_idx`] on a stream; `size_hint` bounds what is reserved before the data arrives.
+fn read_idx(file: &str, mut reader: impl Read, size_hint: usize) -> Result<IdxArray, IdxError> {
+    let truncated = |expected: usize, found: usize| IdxError::Truncated {
         file: file.to_string(),
         expected,
-        found: raw.len(),
+        found,
     };
-    if raw.len() < 4 {
-        return Err(truncated(4));
+    let mut header = Vec::with_capacity(4);
+    read_up_to(file, &mut reader, &mut header, 4)?;
+    if header.len() < 4 {
+        return Err(truncated(4, header.len()));
     }
-    let magic = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
-    if raw[0] != 0 || raw[1] != 0 || raw[3] == 0 {
+    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    if header[0] != 0 || header[1] != 0 || header[3] == 0 {
         return Err(IdxError::BadMagic {
             file: file.to_string(),
             found: magic,
         });
     }
-    if raw[2] != TYPE_UNSIGNED_BYTE {
+    if header[2] != TYPE_UNSIGNED_BYTE {
         return Err(IdxError::UnsupportedType {
             file: file.to_string(),
-            found: raw[2],
+            found: header[2],
         });
     }
-    let ndims = raw[3] as usize;
-    let header_len = 4 + 4 * ndims;
-    if raw.len() < header_len {
-        return Err(truncated(header_len));
+    let ndims = header[3] as usize;
+    let header_len = 4 + 4 * ndims; // at most 1,024 bytes: ndims is one byte
+    read_up_to(file, &mut reader, &mut header, header_len - 4)?;
+    if header.len() < header_len {
+        return Err(truncated(header_len, header.len()));
     }
-    let dims: Vec<usize> = raw[4..header_len]
+    let dims: Vec<usize> = header[4..header_len]
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
@@ -127,24 +164,35 @@ pub fn parse_idx(file: &str, bytes: &[u8]) -> Result<IdxArray, IdxError> {
             expected: "a data set small enough to load".into(),
             found: dims.clone(),
         })?;
-    let body = &raw[header_len..];
-    if body.len() < count {
-        return Err(IdxError::Truncated {
-            file: file.to_string(),
-            expected: count,
-            found: body.len(),
-        });
+    // Grown by hand, never past `count`: `read_to_end` alone doubles its buffer, so a header
+    // promising 1 GiB could reserve 2 GiB.
+    let mut data = Vec::with_capacity(count.min(size_hint));
+    while data.len() < count {
+        let before = data.len();
+        if data.capacity() == before {
+            data.reserve_exact(before.max(1 << 20).min(count - before));
+        }
+        let room = (data.capacity() - before).min(count - before);
+        read_up_to(file, &mut reader, &mut data, room)?;
+        if data.len() == before {
+            break; // the stream ended
+        }
     }
-    if body.len() > count {
+    if data.len() < count {
+        return Err(truncated(count, data.len()));
+    }
+    // Whatever follows is counted, not kept.
+    let extra = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| IdxError::Gzip {
+        file: file.to_string(),
+        reason: e.to_string(),
+    })?;
+    if extra > 0 {
         return Err(IdxError::TrailingBytes {
             file: file.to_string(),
-            extra: body.len() - count,
+            extra: usize::try_from(extra).unwrap_or(usize::MAX),
         });
     }
-    Ok(IdxArray {
-        dims,
-        data: body.to_vec(),
-    })
+    Ok(IdxArray { dims, data })
 }
 
 /// Parses an images file: exactly 3 dimensions `[n, rows, cols]` with the expected image size.
