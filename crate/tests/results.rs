@@ -152,11 +152,26 @@ fn inconsistent_results_are_rejected() {
             "epoch 1 confusion matrix is not 10×10",
         ),
         (edit(&|v| v["epochs"][0]["epoch"] = 3.into()), "numbered 3"),
-        (edit(&|v| v["config"]["batch_size"] = 0.into()), "configuration is invalid"),
-        (edit(&|v| v["config"]["learning_rate"] = (-1.0).into()), "configuration is invalid"),
-        (edit(&|v| v["config"]["epochs"] = 0.into()), "configuration is invalid"),
-        (edit(&|v| v["data"]["task"] = "fashion".into()), "disagrees with config.task"),
-        (edit(&|v| v["data"]["test_images"] = 12.into()), "counts 11 test images"),
+        (
+            edit(&|v| v["config"]["batch_size"] = 0.into()),
+            "configuration is invalid",
+        ),
+        (
+            edit(&|v| v["config"]["learning_rate"] = (-1.0).into()),
+            "configuration is invalid",
+        ),
+        (
+            edit(&|v| v["config"]["epochs"] = 0.into()),
+            "configuration is invalid",
+        ),
+        (
+            edit(&|v| v["data"]["task"] = "fashion".into()),
+            "disagrees with config.task",
+        ),
+        (
+            edit(&|v| v["data"]["test_images"] = 12.into()),
+            "counts 11 test images",
+        ),
         (
             edit(&|v| {
                 v["epochs"][0]["test_accuracy"] = 0.5.into();
@@ -176,6 +191,9 @@ fn inconsistent_results_are_rejected() {
 fn a_large_seed_round_trips_exactly() {
     let mut r = sample();
     r.config.seed = u64::MAX - 1;
-    let text = RunResults::from_json(&r.to_json().unwrap()).unwrap().to_json().unwrap();
+    let text = RunResults::from_json(&r.to_json().unwrap())
+        .unwrap()
+        .to_json()
+        .unwrap();
     assert!(text.contains("18446744073709551614"), "{text}");
 }

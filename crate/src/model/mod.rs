@@ -8,6 +8,5 @@ pub use feedback::{FeedbackWeights, conv_with_feedback, linear_with_feedback};
 pub use seed_net::{Activations, SeedNet};
 pub use weights::{
     MAX_WEIGHTS_BYTES, check_weights_header, copy_to_device, load_weights,
-    load_weights_any_front_end, weights_to_bytes,
-    weights_to_bytes_async,
+    load_weights_any_front_end, weights_to_bytes, weights_to_bytes_async,
 };

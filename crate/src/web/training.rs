@@ -2,6 +2,8 @@
 //! drawing pad in between. A run that ends in any way (finished, stopped, diverged, a device
 //! error) leaves its finished epochs downloadable and a model to use.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use burn::module::Module;
@@ -152,6 +154,18 @@ fn failure_message(e: &LabError, s: &State) -> String {
     }
 }
 
+/// Marks the lab busy and takes the run out of the state for an async step; the caller puts it
+/// back or ends it.
+fn take_run(state: &Rc<RefCell<State>>) -> Result<(BusyGuard, Run), JsValue> {
+    let guard = BusyGuard::take(state).map_err(js_error)?;
+    let run = state
+        .borrow_mut()
+        .run
+        .take()
+        .ok_or_else(|| js_error(LabError::State("no training run; press Start".into())))?;
+    Ok((guard, run))
+}
+
 /// Milliseconds on the page's clock (`performance.now()`, the worker's or the window's).
 fn now_ms() -> f64 {
     js_sys::global()
@@ -225,12 +239,7 @@ impl WebLab {
     pub fn train_batch(&self) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let guard = BusyGuard::take(&state).map_err(js_error)?;
-            let mut run = state
-                .borrow_mut()
-                .run
-                .take()
-                .ok_or_else(|| js_error("no training run; press Start"))?;
+            let (guard, mut run) = take_run(&state)?;
             let t0 = now_ms();
             let result = run.trainer.train_batch().await;
             let seconds = (now_ms() - t0) / 1000.0;
@@ -264,12 +273,7 @@ impl WebLab {
     pub fn finish_epoch(&self) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
-            let guard = BusyGuard::take(&state).map_err(js_error)?;
-            let mut run = state
-                .borrow_mut()
-                .run
-                .take()
-                .ok_or_else(|| js_error("no training run"))?;
+            let (guard, mut run) = take_run(&state)?;
             let metrics = match run.trainer.finish_epoch().await {
                 Ok(m) => m,
                 Err(e) => {
