@@ -1,0 +1,192 @@
+//! The numbers a refactor of the network must not move.
+//!
+//! Every rule (and the fixed front ends' branches of the rules that have them) trains one epoch
+//! on 256 MNIST-10k images with seed 0 on the CPU backend; the batch losses, the epoch's test
+//! loss and accuracy, the gradient-alignment diagnostics and the activation capture of the
+//! trained model are compared, bit for bit, with `golden/staged_network.json`.
+//!
+//! That file was written by this test (`MICROLEARNING_RECORD_GOLDEN=1 cargo test --test
+//! staged_network`) on the code before the network was split into stages, on an x86-64 CPU
+//! with AVX-512, whose gemm and conv kernels fix the rounding. On a CPU without AVX-512 the
+//! kernels round differently, so there the comparison is to 1e-4 relative and says so.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use burn::prelude::*;
+use microlearning::analysis::capture_layers;
+use microlearning::data::{DataSplit, Task};
+use microlearning::frontends::FrontEndKind;
+use microlearning::rules::RULES;
+use microlearning::training::{TrainConfig, Trainer, limit_data};
+use serde_json::{Value, json};
+
+fn golden_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/staged_network.json")
+}
+
+fn data() -> Arc<DataSplit> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let data = DataSplit::load_task(&root, Task::Mnist).unwrap();
+    let config = TrainConfig::new()
+        .with_train_limit(Some(256))
+        .with_test_limit(Some(100));
+    Arc::new(limit_data(&data, &config))
+}
+
+/// Every number one run produces that does not depend on the clock.
+fn run(data: &Arc<DataSplit>, rule: &str, front_end: FrontEndKind, noise: f64) -> Value {
+    let config = TrainConfig::new()
+        .with_rule(rule.to_string())
+        .with_front_end(front_end)
+        .with_neuronal_noise(noise)
+        .with_learning_rate(microlearning::rules::learning_rate_for(rule, None).unwrap())
+        .with_epochs(1)
+        .with_diagnostics_every(2)
+        .with_seed(0);
+    let mut trainer = Trainer::new(config, data.clone(), Device::flex()).unwrap();
+    let mut losses = Vec::new();
+    while !trainer.epoch_complete() {
+        losses.push(microlearning::block_on(trainer.train_batch()).unwrap().loss);
+    }
+    let epoch = microlearning::block_on(trainer.finish_epoch()).unwrap();
+    let mut epoch = serde_json::to_value(&epoch).unwrap();
+    let fields = epoch.as_object_mut().unwrap();
+    fields.remove("train_seconds");
+    fields.remove("images_per_second");
+    let probe: Vec<usize> = (0..40).collect();
+    let captures = microlearning::block_on(capture_layers(
+        trainer.model(),
+        &trainer.data().test,
+        &probe,
+        trainer.device(),
+    ))
+    .unwrap();
+    // The capture's matrices summarised per layer: their sums and one entry each.
+    let capture: Vec<Value> = captures
+        .iter()
+        .map(|c| {
+            let sum = |m: &microlearning::analysis::SquareMatrix| {
+                m.rows().flatten().copied().sum::<f64>()
+            };
+            json!({
+                "layer": c.layer,
+                "gram": sum(&c.gram),
+                "correlation": sum(&c.correlation),
+                "class_gram": sum(&c.class_gram),
+                "gram_0_1": c.gram.get(0, 1),
+            })
+        })
+        .collect();
+    json!({ "losses": losses, "epoch": epoch, "capture": capture })
+}
+
+fn cases() -> Vec<(String, &'static str, FrontEndKind, f64)> {
+    let mut cases: Vec<_> = RULES
+        .iter()
+        .map(|r| (format!("{}/learned", r.id), r.id, FrontEndKind::Learned, 0.0))
+        .collect();
+    // The rules whose code takes another branch for a fixed front end.
+    for rule in ["bp", "dfa", "hebbian", "pc", "ff"] {
+        cases.push((format!("{rule}/gabor"), rule, FrontEndKind::Gabor, 0.0));
+    }
+    cases.push(("bp/gabor+noise".into(), "bp", FrontEndKind::Gabor, 0.5));
+    cases.push(("fa/dog".into(), "fa", FrontEndKind::Dog, 0.0));
+    cases
+}
+
+/// Walks two JSON values together; numbers must be equal (or, `relative`, close).
+fn compare(path: &str, got: &Value, want: &Value, relative: Option<f64>, out: &mut Vec<String>) {
+    match (got, want) {
+        (Value::Number(g), Value::Number(w)) => {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            let same = match relative {
+                None => g.to_bits() == w.to_bits(),
+                Some(tol) => (g - w).abs() <= tol * w.abs().max(1e-6),
+            };
+            if !same {
+                out.push(format!("{path}: got {g:e}, recorded {w:e}"));
+            }
+        }
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
+            for (i, (g, w)) in g.iter().zip(w).enumerate() {
+                compare(&format!("{path}[{i}]"), g, w, relative, out);
+            }
+        }
+        (Value::Object(g), Value::Object(w)) if g.len() == w.len() => {
+            for (k, w) in w {
+                match g.get(k) {
+                    Some(g) => compare(&format!("{path}.{k}"), g, w, relative, out),
+                    None => out.push(format!("{path}.{k}: missing")),
+                }
+            }
+        }
+        _ if got == want => {}
+        _ => out.push(format!("{path}: got {got}, recorded {want}")),
+    }
+}
+
+fn recorded_cpu() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[test]
+fn every_rule_gives_the_numbers_recorded_before_the_network_was_staged() {
+    let data = data();
+    let got: BTreeMap<String, Value> = cases()
+        .into_iter()
+        .map(|(name, rule, front_end, noise)| (name, run(&data, rule, front_end, noise)))
+        .collect();
+    if std::env::var_os("MICROLEARNING_RECORD_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden_path().parent().unwrap()).unwrap();
+        let text = serde_json::to_string_pretty(&got).unwrap();
+        std::fs::write(golden_path(), text + "\n").unwrap();
+        eprintln!("recorded {}", golden_path().display());
+        return;
+    }
+    let want: BTreeMap<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(golden_path()).unwrap()).unwrap();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the cases changed; the golden file must follow (and say why)"
+    );
+    let relative = if recorded_cpu() {
+        None
+    } else {
+        eprintln!("no AVX-512 here: comparing to 1e-4 relative, not bit for bit");
+        Some(1e-4)
+    };
+    let mut differences = Vec::new();
+    for (name, want) in &want {
+        compare(name, &got[name], want, relative, &mut differences);
+    }
+    assert!(
+        differences.is_empty(),
+        "{} numbers moved:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
+#[test]
+fn the_comparison_can_fail() {
+    // The walk above must notice a one-ulp change and a missing field.
+    let a = json!({"x": [1.0f32 as f64, 2.0], "y": 3.0});
+    let b = json!({"x": [f64::from(f32::from_bits(1.0f32.to_bits() + 1)), 2.0], "y": 3.0});
+    let mut out = Vec::new();
+    compare("a", &a, &b, None, &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let c = json!({"x": [1.0, 2.0]});
+    let mut out = Vec::new();
+    compare("a", &c, &a, None, &mut out);
+    assert!(!out.is_empty());
+}
