@@ -158,7 +158,7 @@ fn neuronal_noise_is_poisson_like_seeded_and_off_by_default() {
     let clean = read(model.first_layer(x.clone()));
     assert_eq!(
         clean,
-        read(model.front_end.forward(&model.conv1, x.clone()))
+        read(model.front_end.respond(model.conv1.forward(x.clone())))
     );
 
     let noisy = model.clone().with_noise(NeuronalNoise::new(0.5, 7));

@@ -85,7 +85,14 @@ fn run(data: &Arc<DataSplit>, rule: &str, front_end: FrontEndKind, noise: f64) -
 fn cases() -> Vec<(String, &'static str, FrontEndKind, f64)> {
     let mut cases: Vec<_> = RULES
         .iter()
-        .map(|r| (format!("{}/learned", r.id), r.id, FrontEndKind::Learned, 0.0))
+        .map(|r| {
+            (
+                format!("{}/learned", r.id),
+                r.id,
+                FrontEndKind::Learned,
+                0.0,
+            )
+        })
         .collect();
     // The rules whose code takes another branch for a fixed front end.
     for rule in ["bp", "dfa", "hebbian", "pc", "ff"] {

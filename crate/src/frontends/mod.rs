@@ -147,9 +147,9 @@ impl FrontEndKind {
         }
     }
 
-    /// The front end's response: `[B, 1, 28, 28] → [B, 32, 26, 26]`.
-    pub fn forward(self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-        let z = conv.forward(x); // [B, C, 26, 26]
+    /// The front end's nonlinearity on its convolution's output `z` (`SeedNet::front_end_stage`
+    /// runs the convolution): `[B, C, 26, 26] → [B, 32, 26, 26]`.
+    pub fn respond(self, z: Tensor<4>) -> Tensor<4> {
         match self {
             FrontEndKind::Gabor => {
                 let [b, _, h, w] = z.dims();

@@ -18,7 +18,8 @@ use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+
+use super::seed_net::conv_options;
 
 /// Feedback weights per layer; `None` means the layer's own weights (exact backprop).
 #[derive(Debug, Clone, Default)]
@@ -44,8 +45,7 @@ pub fn conv_with_feedback(layer: &Conv2d, x: Tensor<4>, feedback: Option<&Tensor
         None => layer.forward(x),
         Some(b) => {
             let y = layer.forward(x.clone().detach());
-            let options = ConvOptions::new(layer.stride, [0, 0], layer.dilation, layer.groups);
-            let z = conv2d(x, b.clone().detach(), None, options);
+            let z = conv2d(x, b.clone().detach(), None, conv_options(layer));
             y + (z.clone() - z.detach())
         }
     }

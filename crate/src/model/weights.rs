@@ -118,54 +118,55 @@ pub fn load_weights_any_front_end(bytes: &[u8], device: &Device) -> Result<SeedN
     Err(last.unwrap_or_else(|| LabError::Weights("no front end fits".into())))
 }
 
-async fn read_param<const D: usize>(
+/// `param`'s values as a new parameter on `device`, read back asynchronously.
+async fn copy_param<const D: usize>(
     param: &burn::module::Param<burn::tensor::Tensor<D>>,
-) -> Result<burn::tensor::TensorData> {
-    param
+    device: &Device,
+) -> Result<burn::module::Param<burn::tensor::Tensor<D>>> {
+    let data = param
         .val()
         .into_data_async()
         .await
-        .map_err(|e| LabError::Device(format!("reading the weights back failed: {e:?}")))
+        .map_err(|e| LabError::Device(format!("reading the weights back failed: {e:?}")))?;
+    Ok(burn::module::Param::from_data(data, device))
 }
 
-async fn copy_conv(
-    layer: &burn::nn::conv::Conv2d,
+async fn copy_bias(
+    bias: &Option<burn::module::Param<burn::tensor::Tensor<1>>>,
     device: &Device,
-) -> Result<burn::nn::conv::Conv2d> {
-    let mut copy = layer.clone();
-    copy.weight = burn::module::Param::from_data(read_param(&layer.weight).await?, device);
-    if let Some(bias) = &layer.bias {
-        copy.bias = Some(burn::module::Param::from_data(
-            read_param(bias).await?,
-            device,
-        ));
+) -> Result<Option<burn::module::Param<burn::tensor::Tensor<1>>>> {
+    match bias {
+        Some(b) => Ok(Some(copy_param(b, device).await?)),
+        None => Ok(None),
     }
-    Ok(copy)
-}
-
-async fn copy_linear(layer: &burn::nn::Linear, device: &Device) -> Result<burn::nn::Linear> {
-    let mut copy = layer.clone();
-    copy.weight = burn::module::Param::from_data(read_param(&layer.weight).await?, device);
-    if let Some(bias) = &layer.bias {
-        copy.bias = Some(burn::module::Param::from_data(
-            read_param(bias).await?,
-            device,
-        ));
-    }
-    Ok(copy)
 }
 
 /// Copies the network's weights to `device` through the host, reading every tensor
 /// asynchronously. This is how weights cross between WebGPU and the CPU: burn panics on
 /// synchronous reads on WebGPU, and `to_device` between backends would make one.
 pub async fn copy_to_device(model: &SeedNet, device: &Device) -> Result<SeedNet> {
+    use burn::nn::Linear;
+    use burn::nn::conv::Conv2d;
+    let conv = async |layer: &Conv2d| -> Result<Conv2d> {
+        Ok(Conv2d {
+            weight: copy_param(&layer.weight, device).await?,
+            bias: copy_bias(&layer.bias, device).await?,
+            ..layer.clone()
+        })
+    };
+    let linear = async |layer: &Linear| -> Result<Linear> {
+        Ok(Linear {
+            weight: copy_param(&layer.weight, device).await?,
+            bias: copy_bias(&layer.bias, device).await?,
+        })
+    };
     Ok(SeedNet {
         front_end: model.front_end,
         noise: model.noise.clone(),
-        conv1: copy_conv(&model.conv1, device).await?,
-        conv2: copy_conv(&model.conv2, device).await?,
-        fc1: copy_linear(&model.fc1, device).await?,
-        fc2: copy_linear(&model.fc2, device).await?,
+        conv1: conv(&model.conv1).await?,
+        conv2: conv(&model.conv2).await?,
+        fc1: linear(&model.fc1).await?,
+        fc2: linear(&model.fc2).await?,
     })
 }
 

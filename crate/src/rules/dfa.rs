@@ -18,13 +18,11 @@
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, relu, softmax};
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::activation::{log_softmax, softmax};
 
 use super::{LearningRule, RuleStep, nll_loss};
 use crate::data::{NUM_CLASSES, one_hot};
-use crate::model::SeedNet;
+use crate::model::{CONV2_UNITS, FRONT_END_UNITS, HIDDEN, SeedNet};
 use crate::rng::LabRng;
 
 /// The fixed random feedback matrices, each `[10, units]`, on the plain (non-autodiff) device.
@@ -54,9 +52,9 @@ impl DirectFeedbackAlignment {
         };
         Self {
             feedback: DirectFeedback {
-                conv1: draw(32 * 26 * 26),
-                conv2: draw(64 * 24 * 24),
-                fc1: draw(128),
+                conv1: draw(FRONT_END_UNITS),
+                conv2: draw(CONV2_UNITS),
+                fc1: draw(HIDDEN),
             },
         }
     }
@@ -77,17 +75,16 @@ impl LearningRule for DirectFeedbackAlignment {
 
     fn step(&mut self, model: &SeedNet, images: Tensor<4>, labels: Tensor<1, Int>) -> RuleStep {
         let batch = images.dims()[0];
+        let first = model.front_end_stage(images); // [B, 1, 28, 28] → [B, 32, 26, 26]
+        let a1 = first.post.detach();
         // A fixed front end has no weights to train: its output is just conv2's input.
-        let (a1, z1) = if model.front_end.is_frozen() {
-            (model.first_layer(images).detach(), None) // [B, 32, 26, 26]
-        } else {
-            let z1 = model.conv1.forward(images); // [B, 1, 28, 28] → [B, 32, 26, 26]
-            (relu(z1.clone()).detach(), Some(z1))
-        };
-        let z2 = model.conv2.forward(a1); // → [B, 64, 24, 24]
-        let pooled = max_pool2d(relu(z2.clone()), MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
-        let z3 = model.fc1.forward(pooled.flatten::<2>(1, 3).detach()); // → [B, 128]
-        let z4 = model.fc2.forward(relu(z3.clone()).detach()); // → [B, 10]
+        let z1 = (!model.front_end.is_frozen()).then_some(first.pre);
+        let conv2 = model.conv2_stage(a1, None); // → [B, 64, 24, 24]
+        let z2 = conv2.pre;
+        let pooled = model.pool_stage(conv2.post); // → [B, 9216]
+        let fc1 = model.fc1_stage(pooled.detach(), None); // → [B, 128]
+        let z3 = fc1.pre;
+        let z4 = model.readout_stage(fc1.post.detach(), None); // → [B, 10]
         let loss = nll_loss(log_softmax(z4.clone(), 1), labels.clone()); // [1]
 
         let onehot = one_hot(labels.inner(), NUM_CLASSES); // [B, 10]

@@ -30,15 +30,15 @@
 //!   image with no label code. It is what the model's ordinary forward pass answers with, so
 //!   that a saved FF model still classifies anywhere a weights file goes (the page's drawing
 //!   pad, robustness, the human comparison). Its NLL is the loss the run reports.
-//! - **Learning rate.** Adam at 1e-3 or 5e-4 collapses every layer's goodness and the run stays
-//!   at chance; the rule's registry entry therefore asks for 2e-4.
+//! - **Learning rate.** At the lab's usual Adam rate the layers' goodness collapses and the run
+//!   stays at chance, so the rule's registry entry asks for a smaller one, 2e-4.
+//!
+//! Measurements behind these choices: docs/research-log.md#forward-forward-learning-rate
 
 use burn::config::Config;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, relu, softplus};
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::activation::{log_softmax, softplus};
 
 use super::{LearningRule, RuleStep, nll_loss};
 use crate::data::{IMAGE_COLS, IMAGE_PIXELS, IMAGE_ROWS, NUM_CLASSES, normalize_pixel, one_hot};
@@ -126,10 +126,10 @@ pub fn embed_labels(images: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor
 /// detached (and length-normalised) so no gradient crosses between layers.
 fn layer_activities(model: &SeedNet, x: Tensor<4>) -> [Tensor<2>; 3] {
     let batch = x.dims()[0];
-    let h1 = model.first_layer(x); // [B, 1, 28, 28] → [B, 32, 26, 26]
-    let h2 = relu(model.conv2.forward(unit_rms(h1.clone().detach()))); // → [B, 64, 24, 24]
-    let pooled = max_pool2d(unit_rms(h2.clone().detach()), MaxPoolOptions::new([2, 2])); // → [B, 64, 12, 12]
-    let h3 = relu(model.fc1.forward(pooled.flatten::<2>(1, 3))); // [B, 9216] → [B, 128]
+    let h1 = model.front_end_stage(x).post; // [B, 1, 28, 28] → [B, 32, 26, 26]
+    let h2 = model.conv2_stage(unit_rms(h1.clone().detach()), None).post; // → [B, 64, 24, 24]
+    let pooled = model.pool_stage(unit_rms(h2.clone().detach())); // → [B, 9216]
+    let h3 = model.fc1_stage(pooled, None).post; // → [B, 128]
     [
         h1.reshape([batch as i32, -1]),
         h2.reshape([batch as i32, -1]),
@@ -180,7 +180,7 @@ impl LearningRule for ForwardForward {
 
         // The readout: fc2 on the detached fc1 activity of the unlabelled image.
         let [_, _, h3] = layer_activities(model, embed_labels(images, None));
-        let log_probs = log_softmax(model.fc2.forward(h3.detach()), 1); // [B, 10]
+        let log_probs = log_softmax(model.readout_stage(h3.detach(), None), 1); // [B, 10]
         let loss = nll_loss(log_probs, labels); // [1]
         let grads = GradientsParams::from_grads((ff_loss + loss.clone()).backward(), model);
         // A fixed front end's parameters do not require gradients, so none was produced for it.

@@ -40,41 +40,28 @@
 //! **Two phases**, as in SoftHebb's and Krotov & Hopfield's own protocols (Hebbian layers first,
 //! then a linear classifier on their frozen output): the hidden layers are plastic only during
 //! the first [`HebbianConfig::hidden_epochs`] epochs; from then on only the readout learns.
-//! Learning both at once leaves the readout chasing features whose scale keeps changing. A neuron
-//! that aligns with its input responds with O(‖x‖) rather than O(‖x‖/√d), so fc1's mean activity
-//! grows from 0.05 to ~8 in its first 40 steps. The readout-only epochs are also ~6× faster.
+//! Learning both at once leaves the readout chasing features whose scale keeps changing: a neuron
+//! that aligns with its input responds with O(‖x‖) rather than O(‖x‖/√d). The readout-only
+//! epochs are also several times cheaper.
 //!
-//! What the choices are worth, MNIST-10k, seed 0 (`train --rule hebbian --seed 0 --epochs E`
-//! with the config changed as stated; test accuracy):
+//! **The defaults** (ranked competition, Δ 0.4, one Hebbian epoch, fc1 threshold ρ 0.1, run for
+//! 20 epochs) did best of the variants tried on MNIST-10k: ranked competition leaves the
+//! readout more linearly separable features than the soft form, a second Hebbian epoch costs
+//! accuracy, and the threshold adds about a point (on Fashion-MNIST it costs about two). The
+//! 3-seed results are in the README.
 //!
-//! | competition | hidden layers learn | 3 epochs | 8 | 12 | 16 |
-//! |---|---|---|---|---|---|
-//! | soft, τ 0.1 | every epoch | 83.9 | | | |
-//! | soft, τ 0.1 | epoch 1 | 87.7 | 88.7 | | |
-//! | ranked, Δ 0.4 | epoch 1 | 87.4 | 89.4 | 90.2 | 90.6 |
-//! | ranked, Δ 0.4 | epochs 1–2 | 84.3 | 88.2 | 89.8 | |
-//! | ranked, Δ 0.2 | epoch 1 | 86.9 | 89.6 | 89.9 | |
-//! | ranked, Δ 0.4, fc1 threshold ρ 0.1 | epoch 1 | 87.9 | 89.8 | 89.9 | 91.2 |
-//!
-//! Every row but the last ran without fc1's threshold (ρ 0). The last row is the defaults; at 20
-//! epochs the threshold takes seed 0 from 90.8% to 91.5%, and the 3-seed mean from 90.30 to
-//! 91.37. On Fashion-MNIST (8k subset, 20 epochs, 3 seeds) it costs instead: 79.12 → 76.82.
-//!
-//! With soft competition the readout's training loss stalls at ~0.42 after 8 epochs; with ranked
-//! competition it reaches 0.29 at 8 epochs and 0.24 at 16, so the ranked features are more
-//! linearly separable. The lab's recipe is the defaults (ranked, Δ 0.4, one Hebbian epoch, fc1
-//! threshold ρ 0.1) for 20 epochs; its 3-seed results are in the README.
+//! Measurements behind these choices: docs/research-log.md#hebbian-experiments
 
 use burn::module::{Module, Param};
+use burn::nn::conv::Conv2d;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, relu, softmax};
-use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::module::conv2d;
 use serde::{Deserialize, Serialize};
 
 use super::{LearningRule, RuleStep, nll_loss};
-use crate::model::SeedNet;
+use crate::model::{SeedNet, conv_options};
 
 /// How a hidden layer's neurons compete for each input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,9 +85,8 @@ pub struct HebbianConfig {
     /// Softmax temperature τ of the soft winner-take-all ([`Competition::Soft`]); smaller is
     /// harder competition. At τ = 1 the pre-activations (|u| ≲ 1 at the seed's initial weight
     /// scale) barely compete: every neuron gets nearly the same update and the features collapse
-    /// onto one direction.
-    /// MNIST-10k, 2,560 images, 1 epoch, seed 0: τ 1 → 55.2%, 0.1 → 68.0%, 0.02 → 62.5%;
-    /// τ 0.1 on all 7,996 images for 3 epochs: 83.9%.
+    /// onto one direction. 0.1 did best of 1, 0.1 and 0.02
+    /// (docs/research-log.md#hebbian-temperature).
     #[config(default = 0.1)]
     pub temperature: f32,
     /// How many epochs the hidden layers learn for; after them only the readout learns.
@@ -159,12 +145,12 @@ fn compete<const D: usize>(u: Tensor<D>, config: &HebbianConfig) -> Tensor<D> {
 }
 
 /// The Hebbian update for a conv layer, in gradient convention: −(Hebb − decay)/N.
-fn conv_update(weight: &Param<Tensor<4>>, x: Tensor<4>, config: &HebbianConfig) -> Tensor<4> {
-    let w = weight.val().detach().inner(); // [K, C, k, k]
+fn conv_update(layer: &Conv2d, x: Tensor<4>, config: &HebbianConfig) -> Tensor<4> {
+    let w = layer.weight.val().detach().inner(); // [K, C, k, k]
     let x = x.inner(); // [B, C, H, W]
     let x = x.clone() - x.mean_dim(0).mean_dim(2).mean_dim(3); // centred per input channel
     let [b, _, _, _] = x.dims();
-    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    let options = conv_options(layer);
     let u = conv2d(x.clone(), w.clone(), None, options.clone()); // [B, K, H', W']
     let [_, k, h, wd] = u.dims();
     let y = compete(u.clone(), config); // competition across the K channels
@@ -235,16 +221,16 @@ impl LearningRule for Hebbian {
         // ~24 MB a batch until the process ran out of memory).
         let hidden = model.valid();
         let images = images.inner();
-        let a1 = hidden.first_layer(images.clone()); // [B, 32, 26, 26]
-        let a2 = relu(hidden.conv2.forward(a1.clone())); // [B, 64, 24, 24]
-        let pool = max_pool2d(a2, MaxPoolOptions::new([2, 2])).flatten::<2>(1, 3); // [B, 9216]
-        let a3 = relu(hidden.fc1.forward(pool.clone())); // [B, 128]
+        let a1 = hidden.front_end_stage(images.clone()).post; // [B, 1, 28, 28] → [B, 32, 26, 26]
+        let a2 = hidden.conv2_stage(a1.clone(), None).post; // → [B, 64, 24, 24]
+        let pool = hidden.pool_stage(a2); // → [B, 9216]
+        let a3 = hidden.fc1_stage(pool.clone(), None).post; // → [B, 128]
         if self.config.threshold_rate > 0.0 {
             let drive = pool.clone().matmul(hidden.fc1.weight.val()); // [B, 128], w · x
             self.drive = Some(drive.mean_dim(0).flatten::<1>(0, 1)); // [128]
         }
         // The readout: the delta rule on the frozen features is the NLL gradient of fc2 alone.
-        let logits = model.fc2.forward(Tensor::from_inner(a3)); // [B, 10]
+        let logits = model.readout_stage(Tensor::from_inner(a3), None); // [B, 10]
         let loss = nll_loss(log_softmax(logits, 1), labels); // [1]
         let mut grads = GradientsParams::from_grads(loss.backward(), model);
         if !self.hidden_layers_learn() {
@@ -257,12 +243,12 @@ impl LearningRule for Hebbian {
         if !model.front_end.is_frozen() {
             grads.register(
                 model.conv1.weight.id,
-                conv_update(&model.conv1.weight, images, &self.config),
+                conv_update(&model.conv1, images, &self.config),
             );
         }
         grads.register(
             model.conv2.weight.id,
-            conv_update(&model.conv2.weight, a1, &self.config),
+            conv_update(&model.conv2, a1, &self.config),
         );
         grads.register(
             model.fc1.weight.id,

@@ -9,22 +9,12 @@
 //! so B converges to W (in burn's layout, B plays the role of Wᵀ in the papers' notation)
 //! without any weight being transported. ΔW is whatever the optimizer applied this step.
 //!
-//! **Why κ is as large as 5e-3.** The decay is what aligns B with W: the shared updates ΔW
-//! leave W − B untouched. A 3-epoch MNIST-10k run has 375 steps. With a paper-sized κ (2e-4),
-//! W − B shrinks only 7%, and fc2's B stays at 80–85° from W, because Adam barely moves fc2.
-//! The error reaching fc1 is then as random as in FA. Below fc1, KP's feedback B_fc1 is
-//! dominated by the shared accumulated update ΔW_fc1 (Adam's sign-like steps over 9,216 inputs
-//! soon dwarf the 1/√9216 initial scale), and the measured angles behave as if that update were
-//! close to rank one, so that every error sent to the conv layers is ± one vector whose sign the
-//! random fc2 feedback sets by chance: the update–BP angle at conv1 jumps between ~30° and
-//! ~160° from one measurement to the next (FA, with its full-rank
-//! random B_fc1, stays near 90°). The epoch-1 NLL rose to 5.1 and KP ended below FA
-//! (86.9% against 88.1%). Raising κ fixes the cause: at 5e-3, W − B shrinks to 15% of its
-//! initial size within 375 steps. By epoch 3 the conv layers' updates are within 30° of
-//! backprop's. κ of 1e-2 or 2e-2 aligns B fully (angles → 0°), but then the decay itself
-//! acts as heavy weight decay on W, and accuracy drops (84.7% and 85.0%, seed 0). With 5e-3,
-//! seeds 0–2 reach 89.17 ± 0.39% against FA's 88.09 ± 2.47%. κ is per step, so a much longer
-//! run (full Fashion-MNIST: 2,814 steps in 3 epochs) aligns B further and decays W more.
+//! **Why κ is as large as 5e-3.** Only the decay aligns B with W (the shared updates ΔW leave
+//! W − B untouched), and it acts per step: with a paper-sized κ a 3-epoch run's 375 steps leave
+//! B nearly random and KP trails FA, while κ ≥ 1e-2 aligns B fully but decays W so hard that
+//! accuracy drops. 5e-3 shrinks W − B to ~15% within those steps and lets KP beat FA.
+//!
+//! Measurements behind these choices: docs/research-log.md#kolen-pollack-decay
 
 use burn::prelude::*;
 

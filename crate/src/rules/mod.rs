@@ -84,7 +84,8 @@ pub struct RuleInfo {
     pub summary: &'static str,
     /// The Adam learning rate this rule is run with unless the user picks another. 1e-3 (the
     /// lab core's setting) for every rule that tolerates it; forward-forward's layer-local
-    /// goodness collapses to chance at 1e-3 and 5e-4 on MNIST-10k, so it gets 2e-4.
+    /// goodness collapses at 1e-3, so it gets 2e-4
+    /// (docs/research-log.md#forward-forward-learning-rate).
     pub learning_rate: f64,
     build: fn(seed: u64, model: &SeedNet) -> Box<dyn LearningRule>,
 }

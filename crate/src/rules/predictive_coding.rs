@@ -19,29 +19,26 @@
 //! input detached, so nothing crosses layers). With π = 1 the fixed point is ε_l = J_{l+1}ᵀ ε_{l+1},
 //! exactly backprop's error, so for enough steps the updates equal BP's gradients.
 //!
-//! Measured (MNIST-10k, Adam 1e-3 decayed ×0.7 per epoch, 3 epochs, seeds 0–2, defaults below):
-//! 97.11, 96.81, 96.71% (bp with the same recipe: 97.11, 96.86, 96.76), with update–BP angles
-//! under 0.03° in every layer: at T = 20 and γ = 0.5 inference reaches its fixed point, so the
-//! local rule computes backprop's gradient. Fewer steps, a smaller γ or unequal precisions are
-//! where it departs from BP.
+//! The defaults below (T = 20, γ = 0.5, unit precisions) are chosen so that inference reaches
+//! its fixed point: the local rule then computes backprop's gradient (update–BP angles under
+//! 0.03°) and matches its accuracy, a baseline from which fewer steps, a smaller γ or unequal
+//! precisions depart.
+//!
+//! Measurements behind these choices: docs/research-log.md#predictive-coding-matches-backprop
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, relu, softmax};
-use burn::tensor::module::{
-    conv_transpose2d, conv2d, max_pool2d, max_pool2d_with_indices, max_pool2d_with_indices_backward,
-};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, MaxPoolOptions};
+use burn::tensor::activation::{log_softmax, softmax};
 
 use super::{LearningRule, RuleStep, nll_loss};
 use crate::data::{NUM_CLASSES, one_hot};
-use crate::model::SeedNet;
+use crate::model::{PoolRouting, SeedNet};
 
 /// Hyperparameters of predictive coding.
 #[derive(Config, Debug)]
 pub struct PredictiveCodingConfig {
-    /// Inference steps T per batch. Each costs one transposed conv2 and one fc1-sized matmul.
-    /// At 20, a batch costs ~7 backprop steps (CLI on 2 cores: ~36 images/s against ~240).
+    /// Inference steps T per batch. Each costs one transposed conv2 and one fc1-sized matmul, so
+    /// at 20 a batch costs several backprop steps (docs/research-log.md#predictive-coding-cost).
     #[config(default = 20)]
     pub inference_steps: usize,
     /// Inference rate γ. With γ = 1 and unit precisions the errors reach backprop's after as
@@ -63,102 +60,66 @@ impl PredictiveCoding {
     }
 }
 
-/// Layer `l` (1-based as in the equations) applied to its input.
+/// Layer `l` (1-based as in the equations) applied to its input: the network's stages, with the
+/// pool folded into layer 3.
 fn layer_1(model: &SeedNet, x: Tensor<4>) -> Tensor<4> {
-    model.first_layer(x) // [B, 1, 28, 28] → [B, 32, 26, 26]
+    model.front_end_stage(x).post // [B, 1, 28, 28] → [B, 32, 26, 26]
 }
 fn layer_2(model: &SeedNet, x: Tensor<4>) -> Tensor<4> {
-    relu(model.conv2.forward(x)) // [B, 32, 26, 26] → [B, 64, 24, 24]
+    model.conv2_stage(x, None).post // [B, 32, 26, 26] → [B, 64, 24, 24]
 }
 fn layer_3(model: &SeedNet, x: Tensor<4>) -> Tensor<2> {
-    let pooled = max_pool2d(x, pool_options()); // → [B, 64, 12, 12]
-    relu(model.fc1.forward(pooled.flatten::<2>(1, 3))) // → [B, 9216] → [B, 128]
+    model.fc1_stage(model.pool_stage(x), None).post // → [B, 9216] → [B, 128]
 }
 fn layer_4(model: &SeedNet, x: Tensor<2>) -> Tensor<2> {
-    model.fc2.forward(x) // [B, 128] → [B, 10]
+    model.readout_stage(x, None) // [B, 128] → [B, 10]
 }
 
 /// The transposed Jacobians of layers 2–4 at the fixed predictions, as the linear maps that
 /// carry an error one layer down (what backprop's backward pass does, one connection at a time).
 struct FixedJacobians {
+    /// The network on the inner (non-autodiff) backend, whose transposed stages carry errors.
+    net: SeedNet,
     /// ReLU′ of conv2 at μ₁ (1 where its pre-activation is positive), `[B, 64, 24, 24]`.
     conv2_active: Tensor<4>,
-    conv2_weight: Tensor<4>,
-    /// μ₂, and where each 2×2 pool took its maximum, for routing errors back through the pool.
-    mu2: Tensor<4>,
-    pool_indices: Tensor<4, Int>,
+    /// Where each 2×2 pool took its maximum in μ₂, for routing errors back through the pool.
+    pool: PoolRouting,
     /// ReLU′ of fc1 at the pooled μ₂, `[B, 128]`.
     fc1_active: Tensor<2>,
-    fc1_weight: Tensor<2>,
-    fc2_weight: Tensor<2>,
 }
 
 impl FixedJacobians {
     /// From the (detached) predictions μ₁…μ₃; every tensor lives on the inner (non-autodiff)
     /// backend.
     fn new(model: &SeedNet, mu1: &Tensor<4>, mu2: &Tensor<4>, mu3: &Tensor<2>) -> Self {
-        let mu1 = mu1.clone().inner();
-        let mu2 = mu2.clone().inner();
-        let conv2_weight = model.conv2.weight.val().inner(); // [64, 32, 3, 3]
-        let conv2_bias = model.conv2.bias.as_ref().map(|b| b.val().inner());
-        let pre2 = conv2d(
-            mu1,
-            conv2_weight.clone(),
-            conv2_bias,
-            ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-        ); // [B, 64, 24, 24]
-        let (_, pool_indices) = max_pool2d_with_indices(mu2.clone(), pool_options());
+        let net = model.valid();
+        let pre2 = net.conv2_stage(mu1.clone().inner(), None).pre; // [B, 64, 24, 24]
+        let pool = net.pool_routing(mu2.clone().inner());
         Self {
             conv2_active: pre2.greater_elem(0.0).float(),
-            conv2_weight,
-            mu2,
-            pool_indices,
+            pool,
             // μ₃ = ReLU(fc1(·)) is positive exactly where its pre-activation is.
             fc1_active: mu3.clone().inner().greater_elem(0.0).float(),
-            fc1_weight: model.fc1.weight.val().inner(),
-            fc2_weight: model.fc2.weight.val().inner(),
+            net,
         }
     }
 
     /// J₂ᵀ v: through ReLU′ and conv2 transposed. `[B, 64, 24, 24]` → `[B, 32, 26, 26]`.
     fn through_conv2(&self, v: Tensor<4>) -> Tensor<4> {
-        conv_transpose2d(
-            v * self.conv2_active.clone(),
-            self.conv2_weight.clone(),
-            None,
-            ConvTransposeOptions::new([1, 1], [0, 0], [0, 0], [1, 1], 1),
-        )
+        self.net.conv2_transpose(v * self.conv2_active.clone())
     }
 
     /// J₃ᵀ v: through ReLU′, fc1 transposed, and back through the max pool.
     /// `[B, 128]` → `[B, 64, 24, 24]`.
     fn through_pool_fc1(&self, v: Tensor<2>) -> Tensor<4> {
-        let [b, c, h, w] = self.mu2.dims();
-        let pooled = (v * self.fc1_active.clone())
-            .matmul(self.fc1_weight.clone().transpose()) // [B, 9216]
-            .reshape([b, c, h / 2, w / 2]); // [B, 64, 12, 12]
-        let options = pool_options();
-        max_pool2d_with_indices_backward(
-            self.mu2.clone(),
-            options.kernel_size,
-            options.stride,
-            [0, 0],
-            options.dilation,
-            false,
-            pooled,
-            self.pool_indices.clone(),
-        )
+        let pooled = self.net.fc1_transpose(v * self.fc1_active.clone()); // [B, 9216]
+        self.pool.transpose(pooled)
     }
 
     /// J₄ᵀ v: fc2 transposed. `[B, 10]` → `[B, 128]`.
     fn through_fc2(&self, v: Tensor<2>) -> Tensor<2> {
-        v.matmul(self.fc2_weight.clone().transpose())
+        self.net.readout_transpose(v)
     }
-}
-
-/// The seed network's 2×2 max pool.
-fn pool_options() -> MaxPoolOptions<2> {
-    MaxPoolOptions::new([2, 2])
 }
 
 impl LearningRule for PredictiveCoding {

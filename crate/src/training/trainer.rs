@@ -31,8 +31,10 @@ pub struct EpochMetrics {
     pub test_loss: f64,
     pub test_accuracy: f64,
     pub confusion: ConfusionMatrix,
-    /// Training time for the epoch (evaluation excluded).
+    /// Training time for the epoch (evaluation excluded): the sum of the batch times the caller
+    /// measured (see [`Trainer::add_train_seconds`]), diagnostics batches included.
     pub train_seconds: f64,
+    /// Training images over `train_seconds`; 0 when no time was recorded.
     pub images_per_second: f64,
     /// Gradient-alignment diagnostics (absent in files written before they existed).
     #[serde(default)]
@@ -153,7 +155,8 @@ impl Trainer {
         &self.history
     }
 
-    /// The most recent test-set evaluation (predictions included), if an epoch has finished.
+    /// The test-set evaluation of the last finished epoch (predictions included, with the rule's
+    /// own inference where it has one); `None` until an epoch has finished.
     pub fn last_evaluation(&self) -> Option<&Evaluation> {
         self.last_evaluation.as_ref()
     }
@@ -185,9 +188,11 @@ impl Trainer {
         self.epoch >= self.config.epochs
     }
 
-    /// Runs one batch: the rule computes an update, the optimizer applies it. `seconds` is the
-    /// caller's wall-clock measure of the previous batch, accumulated for throughput (the
-    /// library has no clock of its own in wasm).
+    /// Runs one batch: the rule computes an update, the optimizer applies it (every
+    /// `diagnostics_every` batches the alignment diagnostics are measured too). A loss that is
+    /// not finite or above `max_loss` ends it with [`LabError::Diverged`] before the update
+    /// reaches the weights. It does not time itself (wasm has no `std` clock): the caller times
+    /// the call and hands the seconds to [`Trainer::add_train_seconds`].
     pub async fn train_batch(&mut self) -> Result<BatchReport> {
         if self.finished() {
             return Err(LabError::Config("the run has already finished".into()));
@@ -253,7 +258,9 @@ impl Trainer {
         Ok(report)
     }
 
-    /// Adds wall-clock training time to the current epoch (for images/s in the metrics).
+    /// Adds a batch's wall-clock time, as the caller measured it around
+    /// [`Trainer::train_batch`] (the CLI with `Instant`, the page with `performance.now()`), to
+    /// the current epoch's `train_seconds`, from which its `images_per_second` is computed.
     pub fn add_train_seconds(&mut self, seconds: f64) {
         self.epoch_seconds += seconds;
     }
