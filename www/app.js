@@ -112,6 +112,25 @@ function setRunState(state) {
   document.body.dataset.runState = state;
 }
 
+/** The lab's training defaults (`TrainConfig`), sent by the worker when it is ready. */
+let defaults = null;
+
+/** Fills the run form from the lab's defaults; the rule's own learning rate follows the rule. */
+function applyDefaults(d) {
+  defaults = d;
+  $('task').value = d.task;
+  $('optimizer').value = d.optimizer;
+  $('front_end').value = d.front_end;
+  $('rule').value = d.rule;
+  $('rule').dispatchEvent(new Event('change'));
+  $('lr_decay').value = String(d.lr_decay);
+  $('batch_size').value = String(d.batch_size);
+  $('epochs').value = String(d.epochs);
+  $('seed').value = String(d.seed);
+  $('neuronal_noise').value = String(d.neuronal_noise);
+  $('train_limit').value = d.train_limit == null ? '' : String(d.train_limit);
+}
+
 function readConfig() {
   const task = $('task').value;
   // Reads a numeric field, rejecting values below `min` with a message naming the field.
@@ -129,16 +148,16 @@ function readConfig() {
     optimizer: $('optimizer').value,
     learning_rate: number('learning_rate', parseFloat, Number.MIN_VALUE),
     lr_decay: number('lr_decay', parseFloat, Number.MIN_VALUE),
-    momentum: 0.9,
+    // The settings the form does not show come from the lab's defaults (`TrainConfig`).
+    momentum: defaults.momentum,
     batch_size: number('batch_size', integer, 1),
     epochs: number('epochs', integer, 1),
     seed: seedValue(),
     train_limit: $('train_limit').value.trim() === '' ? null : number('train_limit', integer, 1),
     test_limit: TEST_LIMIT ? parseInt(TEST_LIMIT, 10) : null,
-    // Alignment diagnostics every 20 batches (one extra backprop pass each).
-    diagnostics_every: 20,
+    diagnostics_every: defaults.diagnostics_every,
     neuronal_noise: $('front_end').value === 'gabor' ? number('neuronal_noise', parseFloat, 0) : 0,
-    max_loss: 1000.0,
+    max_loss: defaults.max_loss,
   };
 }
 
@@ -182,6 +201,7 @@ const handlers = {
       option.title = f.summary;
       return option;
     }));
+    applyDefaults(msg.defaults);
     const readyMs = Math.round(performance.now() - loadStarted);
     document.body.dataset.readyMs = String(readyMs);
     $('progress-text').textContent = `Ready (${(readyMs / 1000).toFixed(1)} s). Choose a data set and press Start.`;
@@ -279,21 +299,8 @@ const handlers = {
     setRunState(runState);
   },
   [FromWorker.COMPARISON]: (msg) => {
-    const c = msg.comparison;
-    window.labState.comparison = c;
-    const layer = Number($('compare-layer').value);
-    drawHeatmap($('cka-models'), c.cka[layer], c.models);
-    if (c.layer_by_layer) {
-      drawHeatmap($('cka-layers'), c.layer_by_layer, c.layers);
-      $('cka-layers-caption').textContent = `CKA layer × layer: ${c.models[0]} (rows) vs ${c.models.at(-1)} (columns)`;
-    }
-    const rdmSelect = $('rdm-model');
-    rdmSelect.replaceChildren(...c.models.map((name, i) => new Option(name, String(i))));
-    rdmSelect.value = String(c.models.length - 1);
-    drawClassRdm();
-    drawScatter($('pca'), c.pca.points, classNames);
-    const ev = c.pca.explained_variance.map((v) => `${(100 * v).toFixed(0)}%`).join(' + ');
-    $('pca-caption').textContent = `PCA of ${c.pca.model}, ${c.pca.layer} (${ev} of the variance), ${c.probe_size} test images`;
+    window.labState.comparison = msg.comparison;
+    drawComparison();
     setRunState(runState);
   },
   [FromWorker.RESPONSE_MAPS]: (msg) => {
@@ -328,11 +335,42 @@ function applyStatus(status) {
   $('backend-select').value = backend.kind;
 }
 
+/** A `SquareMatrix` (`{n, data}`, row-major) as rows, for the heatmaps. */
+function rowsOf(m) {
+  return Array.from({ length: m.n }, (_, i) => m.data.slice(i * m.n, (i + 1) * m.n));
+}
+
+/**
+ * Draws the comparison (crate/src/analysis/comparison.rs `Comparison`) for the chosen layer:
+ * CKA between models, layer × layer CKA, the chosen model's class RDM and the newest model's PCA.
+ */
+function drawComparison() {
+  const c = window.labState.comparison;
+  if (!c) return;
+  const layer = c.layers[Number($('compare-layer').value)];
+  drawHeatmap($('cka-models'), rowsOf(layer.linear_cka), c.models);
+  if (c.layer_by_layer) {
+    drawHeatmap($('cka-layers'), rowsOf(c.layer_by_layer), c.layers.map((l) => l.layer));
+    $('cka-layers-caption').textContent = `CKA layer × layer: ${c.models[0]} (rows) vs ${c.models.at(-1)} (columns)`;
+  }
+  const rdmSelect = $('rdm-model');
+  const chosen = rdmSelect.value;
+  rdmSelect.replaceChildren(...c.models.map((name, i) => new Option(name, String(i))));
+  rdmSelect.value = chosen !== '' && Number(chosen) < c.models.length ? chosen : String(c.models.length - 1);
+  drawClassRdm();
+  const newest = c.models.length - 1;
+  const pca = layer.pca[newest];
+  const points = pca.scores.map((p, i) => [p[0] ?? 0, p[1] ?? 0, c.probe.labels[i]]);
+  drawScatter($('pca'), points, classNames);
+  const ev = pca.explained_variance.map((v) => `${(100 * v).toFixed(0)}%`).join(' + ');
+  $('pca-caption').textContent = `PCA of ${c.models[newest]}, ${layer.layer} (${ev} of the variance), ${c.probe.size} test images`;
+}
+
 /** The selected kept model's class RDM for the compared layer. */
 function drawClassRdm() {
   const c = window.labState.comparison;
   if (!c) return;
-  const rdm = c.class_rdms[Number($('compare-layer').value)][Number($('rdm-model').value)];
+  const rdm = rowsOf(c.layers[Number($('compare-layer').value)].class_rdms[Number($('rdm-model').value)]);
   drawHeatmap($('class-rdm'), rdm, classNames, { lo: 0, hi: Math.max(...rdm.flat()), digits: 2 });
 }
 
@@ -458,7 +496,7 @@ function wireControls() {
   $('download-weights').addEventListener('click', () => send(ToWorker.GET_WEIGHTS));
   const compare = () => {
     $('compare').disabled = true;
-    send(ToWorker.COMPARE, { pcaLayer: Number($('compare-layer').value) });
+    send(ToWorker.COMPARE);
   };
   $('compare').addEventListener('click', compare);
   $('rdm-model').addEventListener('change', drawClassRdm);
@@ -475,7 +513,8 @@ function wireControls() {
     $('measure-robustness').disabled = true;
     send(ToWorker.ROBUSTNESS);
   });
-  $('compare-layer').addEventListener('change', () => { if (window.labState.comparison) compare(); });
+  // Every layer is in the comparison: changing the layer redraws, it does not recompute.
+  $('compare-layer').addEventListener('change', drawComparison);
   $('load-weights').addEventListener('change', async (event) => {
     const file = event.target.files[0];
     event.target.value = '';

@@ -277,7 +277,7 @@ async function handle(msg) {
       break;
     }
     case ToWorker.COMPARE:
-      post(FromWorker.COMPARISON, { comparison: await withData(modelTask(), 'compare_models', (l) => l.compare_models(msg.pcaLayer)) });
+      post(FromWorker.COMPARISON, { comparison: await withData(modelTask(), 'compare_models', (l) => l.compare_models()) });
       break;
     case ToWorker.RESPONSES:
       post(FromWorker.RESPONSE_MAPS, { responses: await withData(modelTask(), 'front_end_responses', (l) => l.front_end_responses(msg.index)) });
@@ -362,6 +362,7 @@ self.onmessage = (event) => {
     labStatus = status;
     post(FromWorker.READY, {
       rules: menus.rules, frontEnds: menus.front_ends, maxWeightsBytes: menus.max_weights_bytes,
+      defaults: menus.defaults,
       backend: status.backend, status,
     });
   } catch (err) {

@@ -262,3 +262,98 @@ fn each_rule_trains_at_its_own_learning_rate_unless_told_otherwise() {
     assert_eq!(run("ff", Some("5e-4")), 5e-4);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `grid` and `train` build the same config from the same recipe (one argument struct), and
+/// `compare` writes the library's one comparison of the grid's models.
+#[test]
+fn grid_and_train_share_a_recipe_and_compare_reads_the_grid() {
+    let dir = tempdir("grid-compare");
+    let recipe = [
+        "--epochs",
+        "1",
+        "--train-limit",
+        "256",
+        "--test-limit",
+        "100",
+        "--diagnostics-every",
+        "0",
+        "--lr-decay",
+        "0.9",
+    ];
+    let out = cli()
+        .args(["grid", "--rules", "bp,fa", "--seeds", "4"])
+        .args(recipe)
+        .arg("--out-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli()
+        .args(["train", "--rule", "fa", "--seed", "4", "--quiet"])
+        .args(recipe)
+        .arg("--out")
+        .arg(dir.join("train.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| {
+        RunResults::from_json(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let (from_grid, from_train) = (read("mnist-fa-s4.json"), read("train.json"));
+    assert_eq!(from_grid.config, from_train.config);
+    assert_eq!(from_grid.config.lr_decay, 0.9);
+    assert_eq!(
+        from_grid.config.momentum,
+        microlearning::training::TrainConfig::new().momentum
+    );
+
+    let compared = dir.join("compare");
+    let out = cli()
+        .arg("compare")
+        .arg(dir.join("mnist-bp-s4.json"))
+        .arg(dir.join("mnist-fa-s4.json"))
+        .args(["--probe-size", "50", "--out-dir"])
+        .arg(&compared)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("linear CKA, fc1"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(compared.join("compare.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["kind"], "microlearning compare");
+    assert_eq!(json["models"].as_array().unwrap().len(), 2);
+    assert_eq!(json["probe"]["size"], 50);
+    let layers = json["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 5);
+    for layer in layers {
+        let cka = layer["linear_cka"]["data"].as_array().unwrap();
+        let at = |k: usize| cka[k].as_f64().unwrap();
+        assert!(
+            (at(0) - 1.0).abs() < 1e-9 && (at(3) - 1.0).abs() < 1e-9,
+            "{layer}"
+        );
+        assert_eq!(at(1), at(2), "symmetric");
+        assert!(at(1) < 1.0 - 1e-6, "bp and fa differ: {}", at(1));
+        assert_eq!(layer["pca"].as_array().unwrap().len(), 2);
+        assert_eq!(layer["pca"][1]["scores"].as_array().unwrap().len(), 50);
+        assert_eq!(layer["class_rdms"].as_array().unwrap().len(), 2);
+    }
+    assert_eq!(json["layer_by_layer"]["n"], 5);
+    assert!(compared.join("rsa_kendall_tau_a_fc1.csv").exists());
+    assert!(compared.join("layer_by_layer_cka.csv").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,6 +10,7 @@
 //! - `rdm`: representational dissimilarity matrices.
 //! - `rsa`: comparing RDMs (Spearman ρ, Kendall τ-a, cosine).
 //! - `pca`: 2-D projections of a layer.
+//! - `comparison`: all of the above for a set of models, in one value the CLI and the page share.
 //!
 //! The metrics run on plain `f64` matrices after one readback, not on a burn backend: they are
 //! n × n (n = 1,000 by default) so the host computes them in milliseconds, double precision
@@ -19,6 +20,7 @@
 
 pub mod capture;
 pub mod cka;
+pub mod comparison;
 pub mod matrix;
 pub mod pca;
 pub mod probe;
@@ -26,5 +28,6 @@ pub mod rdm;
 pub mod rsa;
 
 pub use capture::{CAPTURED_LAYERS, LayerCapture, capture_layers};
+pub use comparison::{Comparison, ComparisonOptions, LayerComparison, ProbeInfo, compare};
 pub use matrix::SquareMatrix;
 pub use probe::probe_indices;

@@ -15,6 +15,13 @@ pub enum Dissimilarity {
 }
 
 impl Dissimilarity {
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Correlation => "correlation",
+            Self::Euclidean => "euclidean",
+        }
+    }
+
     pub fn from_id(id: &str) -> Option<Self> {
         match id {
             "correlation" => Some(Self::Correlation),

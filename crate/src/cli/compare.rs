@@ -8,12 +8,12 @@ use serde::Serialize;
 
 use super::output::write_atomically;
 use super::runs::{load_trained_run, run_name};
-use crate::analysis::cka::{debiased_cka, linear_cka, rbf_cka};
-use crate::analysis::pca::{Projection, pca_from_gram};
 use crate::analysis::probe::{DEFAULT_PROBE_SIZE, probe_indices};
-use crate::analysis::rdm::{Dissimilarity, rdm};
-use crate::analysis::rsa::{cosine, kendall_tau_a, spearman};
-use crate::analysis::{CAPTURED_LAYERS, LayerCapture, SquareMatrix, capture_layers};
+use crate::analysis::rdm::Dissimilarity;
+use crate::analysis::{
+    CAPTURED_LAYERS, Comparison, ComparisonOptions, LayerCapture, ProbeInfo, SquareMatrix,
+    capture_layers, compare,
+};
 use crate::data::DataSplit;
 use crate::error::{LabError, Result};
 
@@ -46,47 +46,13 @@ pub struct CompareArgs {
     pub out_dir: PathBuf,
 }
 
+/// What `compare.json` holds: the library's comparison and where it came from.
 #[derive(Debug, Serialize)]
-struct ProbeInfo {
-    task: String,
-    size: usize,
-    seed: u64,
-    /// Test-set indices of the probe images, class by class.
-    indices: Vec<usize>,
-    labels: Vec<u8>,
-}
-
-#[derive(Debug, Serialize)]
-struct LayerComparison {
-    layer: String,
-    linear_cka: SquareMatrix,
-    debiased_cka: SquareMatrix,
-    rbf_cka: SquareMatrix,
-    /// RSA between the models' image-by-image RDMs.
-    rsa_spearman: SquareMatrix,
-    rsa_kendall_tau_a: SquareMatrix,
-    rsa_cosine: SquareMatrix,
-    /// Each model's 10 × 10 class-mean RDM.
-    class_rdms: Vec<SquareMatrix>,
-}
-
-#[derive(Debug, Serialize)]
-struct Comparison {
+struct CompareFile {
     kind: String,
     created_by: String,
-    models: Vec<String>,
-    rdm: String,
-    rbf_fraction: f64,
-    probe: ProbeInfo,
-    layers: Vec<LayerComparison>,
-    /// Layer × layer linear CKA between the first two models (rows: the first model's layers).
-    layer_by_layer: Option<SquareMatrix>,
-    /// 2-D PCA of the first model's representation, per compared layer.
-    pca: Vec<(String, Projection)>,
-}
-
-fn pairwise(n: usize, f: impl Fn(usize, usize) -> f64) -> SquareMatrix {
-    SquareMatrix::from_fn(n, |i, j| if i <= j { f(i, j) } else { f(j, i) })
+    #[serde(flatten)]
+    comparison: Comparison,
 }
 
 fn format_matrix(title: &str, m: &SquareMatrix, names: &[String]) -> String {
@@ -160,83 +126,57 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
             model, &data.test, &indices, &device,
         ))?);
     }
-    let n = models.len();
-    let mut comparisons = Vec::new();
-    let mut pca = Vec::new();
-    for &l in &layers {
-        let layer = CAPTURED_LAYERS[l].to_string();
-        let caps: Vec<&LayerCapture> = captures.iter().map(|c| &c[l]).collect();
-        let rdms: Vec<Vec<f64>> = caps
-            .iter()
-            .map(|c| rdm(kind, &c.gram, &c.correlation).upper_triangle())
-            .collect();
-        let comparison = LayerComparison {
-            linear_cka: pairwise(n, |i, j| linear_cka(&caps[i].gram, &caps[j].gram)),
-            debiased_cka: pairwise(n, |i, j| debiased_cka(&caps[i].gram, &caps[j].gram)),
-            rbf_cka: pairwise(n, |i, j| {
-                rbf_cka(&caps[i].gram, &caps[j].gram, args.rbf_fraction)
-            }),
-            rsa_spearman: pairwise(n, |i, j| spearman(&rdms[i], &rdms[j])),
-            rsa_kendall_tau_a: pairwise(n, |i, j| kendall_tau_a(&rdms[i], &rdms[j])),
-            rsa_cosine: pairwise(n, |i, j| cosine(&rdms[i], &rdms[j])),
-            class_rdms: caps
-                .iter()
-                .map(|c| rdm(kind, &c.class_gram, &c.class_correlation))
-                .collect(),
-            layer: layer.clone(),
-        };
-        println!(
-            "{}",
-            format_matrix(
-                &format!("linear CKA, {layer}"),
-                &comparison.linear_cka,
-                &names
-            )
-        );
-        println!(
-            "{}",
-            format_matrix(
-                &format!("debiased CKA, {layer}"),
-                &comparison.debiased_cka,
-                &names
-            )
-        );
-        println!(
-            "{}",
-            format_matrix(
-                &format!("RSA Spearman ρ ({} RDMs), {layer}", args.rdm),
-                &comparison.rsa_spearman,
-                &names
-            )
-        );
-        for (metric, m) in [
-            ("linear_cka", &comparison.linear_cka),
-            ("debiased_cka", &comparison.debiased_cka),
-            ("rbf_cka", &comparison.rbf_cka),
-            ("rsa_spearman", &comparison.rsa_spearman),
-            ("rsa_kendall_tau_a", &comparison.rsa_kendall_tau_a),
-            ("rsa_cosine", &comparison.rsa_cosine),
+    let probe = ProbeInfo {
+        task: task.id().into(),
+        size: indices.len(),
+        seed: args.probe_seed,
+        labels: indices.iter().map(|&i| data.test.labels()[i]).collect(),
+        indices,
+    };
+    let options = ComparisonOptions {
+        rdm: kind,
+        rbf_fraction: args.rbf_fraction,
+        layers,
+    };
+    let named: Vec<(String, &[LayerCapture])> = names
+        .iter()
+        .cloned()
+        .zip(captures.iter().map(|c| c.as_slice()))
+        .collect();
+    let comparison = compare(&named, probe, &options)?;
+    for layer in &comparison.layers {
+        let name = &layer.layer;
+        for (title, m) in [
+            (format!("linear CKA, {name}"), &layer.linear_cka),
+            (format!("debiased CKA, {name}"), &layer.debiased_cka),
+            (
+                format!("RSA Spearman ρ ({} RDMs), {name}", args.rdm),
+                &layer.rsa_spearman,
+            ),
         ] {
-            let path = args.out_dir.join(format!("{metric}_{layer}.csv"));
+            println!("{}", format_matrix(&title, m, &names));
+        }
+        for (metric, m) in [
+            ("linear_cka", &layer.linear_cka),
+            ("debiased_cka", &layer.debiased_cka),
+            ("rbf_cka", &layer.rbf_cka),
+            ("rsa_spearman", &layer.rsa_spearman),
+            ("rsa_kendall_tau_a", &layer.rsa_kendall_tau_a),
+            ("rsa_cosine", &layer.rsa_cosine),
+        ] {
+            let path = args.out_dir.join(format!("{metric}_{name}.csv"));
             write_atomically(&path, m.to_csv(Some(&names)).as_bytes())?;
         }
-        pca.push((layer.clone(), pca_from_gram(&caps[0].gram, 2)));
-        comparisons.push(comparison);
     }
-    let layer_by_layer = (n >= 2).then(|| {
-        let k = CAPTURED_LAYERS.len();
-        SquareMatrix::from_fn(k, |a, b| {
-            linear_cka(&captures[0][a].gram, &captures[1][b].gram)
-        })
-    });
-    if let Some(m) = &layer_by_layer {
-        let layer_names: Vec<String> = CAPTURED_LAYERS.iter().map(|s| s.to_string()).collect();
+    if let Some(m) = &comparison.layer_by_layer {
+        let layer_names: Vec<String> = comparison.layers.iter().map(|l| l.layer.clone()).collect();
         println!(
             "{}",
             format_matrix(
                 &format!(
                     "layer × layer linear CKA: {} (rows) vs {} (columns)",
-                    names[0], names[1]
+                    names[0],
+                    names[names.len() - 1]
                 ),
                 m,
                 &layer_names
@@ -247,24 +187,12 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
             m.to_csv(Some(&layer_names)).as_bytes(),
         )?;
     }
-    let comparison = Comparison {
+    let file = CompareFile {
         kind: "microlearning compare".into(),
         created_by: format!("microlearning {}", env!("CARGO_PKG_VERSION")),
-        models: names,
-        rdm: args.rdm.clone(),
-        rbf_fraction: args.rbf_fraction,
-        probe: ProbeInfo {
-            task: task.id().into(),
-            size: indices.len(),
-            seed: args.probe_seed,
-            labels: indices.iter().map(|&i| data.test.labels()[i]).collect(),
-            indices,
-        },
-        layers: comparisons,
-        layer_by_layer,
-        pca,
+        comparison,
     };
-    let json = serde_json::to_string(&comparison).map_err(|e| LabError::Results(e.to_string()))?;
+    let json = serde_json::to_string(&file).map_err(|e| LabError::Results(e.to_string()))?;
     let out = args.out_dir.join("compare.json");
     write_atomically(&out, json.as_bytes())?;
     eprintln!("written: {} and CSV files beside it", out.display());

@@ -10,14 +10,15 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::output::write_atomically;
-use super::train::{parse_optimizer, train_with_progress};
+use super::recipe::RecipeArgs;
+use super::train::train_with_progress;
 use crate::data::{DataSplit, Task};
 use crate::error::{LabError, Result};
 use crate::frontends::{FRONT_ENDS, FrontEndKind};
 use crate::model::weights_to_bytes;
 use crate::results::RunResults;
-use crate::rules::{RULES, learning_rate_for, rule_info};
-use crate::training::{LAYERS, OptimizerKind, TrainConfig, limit_data};
+use crate::rules::{RULES, rule_info};
+use crate::training::{LAYERS, TrainConfig, limit_data};
 
 /// Arguments of `microlearning grid`.
 #[derive(Debug, clap::Args)]
@@ -34,29 +35,8 @@ pub struct GridArgs {
     /// Comma-separated seeds.
     #[arg(long, default_value = "0,1,2")]
     pub seeds: String,
-    #[arg(long, default_value_t = 3)]
-    pub epochs: usize,
-    #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
-    pub optimizer: OptimizerKind,
-    /// Learning rate [default: the rule's own: 1e-3, or 2e-4 for ff].
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Multiply the learning rate by this after every epoch (1 = constant).
-    #[arg(long, default_value_t = 1.0)]
-    pub lr_decay: f64,
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    /// Train on a class-balanced subset of N training images (per task).
-    #[arg(long)]
-    pub train_limit: Option<usize>,
-    /// Test on a class-balanced subset of N test images.
-    #[arg(long)]
-    pub test_limit: Option<usize>,
-    #[arg(long, default_value_t = 20)]
-    pub diagnostics_every: usize,
-    /// The repository's data folder.
-    #[arg(long, default_value = "data", env = "MICROLEARNING_DATA")]
-    pub data_root: PathBuf,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
     /// Folder for the per-run results files and `grid.json`.
     #[arg(long, default_value = "runs/grid")]
     pub out_dir: PathBuf,
@@ -159,27 +139,14 @@ pub fn run_grid(args: &GridArgs) -> Result<GridSummary> {
     let mut cells = Vec::new();
     let mut done = 0;
     for task in &tasks {
-        let dir = args.data_root.join(task.data_subdir());
+        let dir = args.recipe.data_root.join(task.data_subdir());
         let full = DataSplit::load_dir(&dir)?;
         for front_end in &front_ends {
             for rule in &rules {
                 let mut cell_runs = Vec::new();
                 for &seed in &seeds {
                     done += 1;
-                    let config = TrainConfig::new()
-                        .with_task(*task)
-                        .with_rule(rule.clone())
-                        .with_front_end(*front_end)
-                        .with_optimizer(args.optimizer)
-                        .with_learning_rate(learning_rate_for(rule, args.lr)?)
-                        .with_lr_decay(args.lr_decay)
-                        .with_batch_size(args.batch_size)
-                        .with_epochs(args.epochs)
-                        .with_seed(seed)
-                        .with_train_limit(args.train_limit)
-                        .with_test_limit(args.test_limit)
-                        .with_diagnostics_every(args.diagnostics_every);
-                    config.validate()?;
+                    let config = args.recipe.config(*task, rule, *front_end, seed)?;
                     // The learned front end keeps the shorter name of grids from before front ends.
                     let stem = match front_end {
                         FrontEndKind::Learned => format!("{}-{}-s{}", task.id(), rule, seed),

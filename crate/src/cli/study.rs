@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
 
+use super::recipe::parse_task;
 use super::serve::{DEFAULT_DATABASE, runtime};
-use super::train::parse_task;
 use crate::data::{DataSplit, Task};
 use crate::error::{LabError, Result};
 use crate::human::{StimulusDesign, build_list, csv_header};

@@ -9,116 +9,54 @@ use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::output::{format_confusion, write_atomically};
+use super::recipe::{RecipeArgs, parse_front_end, parse_task};
 use crate::data::{DataSplit, Task};
 use crate::error::{LabError, Result};
 use crate::frontends::FrontEndKind;
 use crate::model::weights_to_bytes;
 use crate::results::{DataInfo, RunResults};
-use crate::rules::learning_rate_for;
-use crate::training::{OptimizerKind, TrainConfig, Trainer, limit_data};
+use crate::training::{TrainConfig, Trainer, limit_data};
 
 /// Arguments of `microlearning train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
     /// Data set: mnist (MNIST-10k) or fashion (Fashion-MNIST).
-    #[arg(long, default_value = "mnist", value_parser = parse_task)]
+    #[arg(long, default_value = TrainConfig::new().task.id(), value_parser = parse_task)]
     pub task: Task,
     /// Learning rule: bp, fa, dfa, usf, brsf, frsf, kp, hebbian, pc or ff.
-    #[arg(long, default_value = "bp")]
+    #[arg(long, default_value_t = TrainConfig::new().rule)]
     pub rule: String,
     /// First layer: learned, gabor, dog or random.
-    #[arg(long, default_value = "learned", value_parser = parse_front_end)]
+    #[arg(long, default_value = TrainConfig::new().front_end.id(), value_parser = parse_front_end)]
     pub front_end: FrontEndKind,
-    /// Optimizer: adam or sgd (with momentum).
-    #[arg(long, default_value = "adam", value_parser = parse_optimizer)]
-    pub optimizer: OptimizerKind,
-    /// Learning rate [default: the rule's own: 1e-3, or 2e-4 for ff].
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Multiply the learning rate by this after every epoch (1 = constant).
-    #[arg(long, default_value_t = 1.0)]
-    pub lr_decay: f64,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f64,
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    #[arg(long, default_value_t = 3)]
-    pub epochs: usize,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::new().seed)]
     pub seed: u64,
-    /// Train on a class-balanced subset of N training images.
-    #[arg(long)]
-    pub train_limit: Option<usize>,
-    /// Test on a class-balanced subset of N test images.
-    #[arg(long)]
-    pub test_limit: Option<usize>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
     /// Folder holding the four IDX files (train/t10k images/labels, .gz or raw). Defaults to
     /// the task's folder under --data-root. Point it at the original MNIST files to use them.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// The repository's data folder.
-    #[arg(long, default_value = "data", env = "MICROLEARNING_DATA")]
-    pub data_root: PathBuf,
     /// Where to write the results JSON.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where to save the trained weights (burnpack).
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Measure the gradient-alignment diagnostics every N batches (0 = never).
-    #[arg(long, default_value_t = 20)]
-    pub diagnostics_every: usize,
-    /// VOneNet's neuronal noise after the Gabor cells, r + s·N(0,1)·√r (gabor front end only).
-    #[arg(long, default_value_t = 0.0)]
-    pub neuronal_noise: f64,
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
 }
 
-pub(crate) fn parse_task(s: &str) -> std::result::Result<Task, String> {
-    Task::from_id(s).ok_or_else(|| format!("unknown task '{s}' (mnist, fashion)"))
-}
-
-pub(crate) fn parse_front_end(s: &str) -> std::result::Result<FrontEndKind, String> {
-    FrontEndKind::from_id(s)
-        .ok_or_else(|| format!("unknown front end '{s}' (learned, gabor, dog, random)"))
-}
-
-pub(crate) fn parse_optimizer(s: &str) -> std::result::Result<OptimizerKind, String> {
-    OptimizerKind::from_id(s).ok_or_else(|| format!("unknown optimizer '{s}' (adam, sgd)"))
-}
-
-impl TrainArgs {
-    fn config(&self) -> Result<TrainConfig> {
-        let learning_rate = learning_rate_for(&self.rule, self.lr)?;
-        Ok(TrainConfig::new()
-            .with_task(self.task)
-            .with_rule(self.rule.clone())
-            .with_front_end(self.front_end)
-            .with_optimizer(self.optimizer)
-            .with_learning_rate(learning_rate)
-            .with_lr_decay(self.lr_decay)
-            .with_momentum(self.momentum)
-            .with_batch_size(self.batch_size)
-            .with_epochs(self.epochs)
-            .with_seed(self.seed)
-            .with_train_limit(self.train_limit)
-            .with_test_limit(self.test_limit)
-            .with_diagnostics_every(self.diagnostics_every)
-            .with_neuronal_noise(self.neuronal_noise))
-    }
-}
-
 /// Runs `microlearning train`. Returns the results, already written where `--out` asked.
 pub fn run_train(args: &TrainArgs) -> Result<RunResults> {
-    let config = args.config()?;
-    config.validate()?;
+    let config = args
+        .recipe
+        .config(args.task, &args.rule, args.front_end, args.seed)?;
     let dir = args
         .data_dir
         .clone()
-        .unwrap_or_else(|| args.data_root.join(args.task.data_subdir()));
+        .unwrap_or_else(|| args.recipe.data_root.join(args.task.data_subdir()));
     let data = Arc::new(limit_data(&DataSplit::load_dir(&dir)?, &config));
     eprintln!(
         "{}: {} train / {} test images from {}",

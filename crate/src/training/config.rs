@@ -17,6 +17,13 @@ pub enum OptimizerKind {
 }
 
 impl OptimizerKind {
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Adam => "adam",
+            Self::Sgd => "sgd",
+        }
+    }
+
     pub fn from_id(id: &str) -> Option<Self> {
         match id {
             "adam" => Some(Self::Adam),
@@ -57,7 +64,7 @@ pub struct TrainConfig {
     /// Seeds the initial weights, the shuffling and any random state of the rule.
     #[config(default = 0)]
     pub seed: u64,
-    /// Train on only the first N training images (a quick run), if set.
+    /// Train on a class-balanced N of the training images (a quick run), if set.
     pub train_limit: Option<usize>,
     /// Evaluate on a class-balanced N of the test images, if set.
     pub test_limit: Option<usize>,

@@ -11,14 +11,13 @@ use wasm_bindgen_futures::future_to_promise;
 use super::convert::{js_error, to_js};
 use super::lab::WebLab;
 use super::state::{BusyGuard, State};
-use crate::analysis::cka::linear_cka;
-use crate::analysis::pca::pca_from_gram;
-use crate::analysis::rdm::{Dissimilarity, rdm};
-use crate::analysis::{CAPTURED_LAYERS, LayerCapture, SquareMatrix, capture_layers, probe_indices};
+use crate::analysis::{
+    ComparisonOptions, LayerCapture, ProbeInfo, capture_layers, compare, probe_indices,
+};
 use crate::data::Task;
 use crate::model::SeedNet;
 
-/// A finished model kept for comparison, with its capture once computed.
+/// A finished or loaded model kept for comparison, with its capture once computed.
 pub(super) struct SessionModel {
     pub(super) name: String,
     pub(super) task: Task,
@@ -32,6 +31,8 @@ pub(super) struct SessionModel {
 /// Probe images for the page's comparisons (the CLI uses 1,000): 400 keeps the widest layer's
 /// features under ~120 MB while capturing and each model's matrices at ~13 MB.
 const PAGE_PROBE_SIZE: usize = 400;
+/// The probe set's seed: the CLI's default, so the page and `compare` see the same images.
+const PROBE_SEED: u64 = 0;
 /// The most models the page keeps for comparison; the oldest is dropped beyond it.
 const MAX_SESSION_MODELS: usize = 6;
 
@@ -42,8 +43,8 @@ pub(super) struct KeptModel {
     pub(super) name: String,
 }
 
-/// Keeps `model` for the comparisons as "#n label"; the oldest goes beyond
-/// [`MAX_SESSION_MODELS`].
+/// Keeps `model` for the comparisons as "#n label"; beyond [`MAX_SESSION_MODELS`] the oldest
+/// is dropped.
 pub(super) fn keep(
     s: &mut State,
     model: SeedNet,
@@ -69,35 +70,13 @@ pub(super) fn keep(
     }
 }
 
-#[derive(Serialize)]
-struct Pca {
-    model: String,
-    layer: &'static str,
-    explained_variance: Vec<f64>,
-    /// `[x, y, label]` per probe image.
-    points: Vec<(f64, f64, u8)>,
-}
-
-#[derive(Serialize)]
-struct Comparison {
-    models: Vec<String>,
-    layers: &'static [&'static str],
-    probe_size: usize,
-    /// `[layer][i][j]`.
-    cka: Vec<Vec<Vec<f64>>>,
-    /// First vs last model, layer × layer; `null` with one model.
-    layer_by_layer: Option<Vec<Vec<f64>>>,
-    /// `[layer][model]`, 10 × 10.
-    class_rdms: Vec<Vec<Vec<Vec<f64>>>>,
-    pca: Pca,
-}
-
 #[wasm_bindgen]
 impl WebLab {
-    /// Compares the kept models of the loaded task on a seeded probe set of the test split.
-    /// Resolves to `{models, layers, probe_size, cka, layer_by_layer, class_rdms, pca: {model,
-    /// layer, explained_variance, points}}`. `pca_layer` indexes `layers`.
-    pub fn compare_models(&self, pca_layer: usize) -> Promise {
+    /// Compares the kept models of the data set in use (the current model's, else the loaded
+    /// one) on a seeded probe set of its test split. Resolves to the library's one comparison
+    /// (`analysis::Comparison`: every layer's CKA kinds, RSA, class RDMs and each model's PCA),
+    /// the same value `microlearning compare` writes.
+    pub fn compare_models(&self) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let guard = BusyGuard::take(&state).map_err(js_error)?;
@@ -110,7 +89,7 @@ impl WebLab {
                     .ok_or_else(|| js_error("load a data set first"))?;
                 (task, s.test_set_of(task).map_err(js_error)?, s.device())
             };
-            let indices = probe_indices(&test, PAGE_PROBE_SIZE, 0);
+            let indices = probe_indices(&test, PAGE_PROBE_SIZE, PROBE_SEED);
             // Capture the models that lack it, one at a time, without holding a borrow.
             let pending: Vec<(usize, SeedNet)> = state
                 .borrow()
@@ -141,59 +120,20 @@ impl WebLab {
                     "no finished models for this data set yet: train or load one first",
                 ));
             }
-            let n = kept.len();
-            let layers = CAPTURED_LAYERS.len();
-            let rows = |m: &SquareMatrix| m.rows().map(|r| r.to_vec()).collect::<Vec<_>>();
-            let cka = (0..layers)
-                .map(|l| {
-                    rows(&SquareMatrix::from_fn(n, |i, j| {
-                        linear_cka(&kept[i].1[l].gram, &kept[j].1[l].gram)
-                    }))
-                })
-                .collect();
-            let layer_by_layer = (n >= 2).then(|| {
-                rows(&SquareMatrix::from_fn(layers, |a, b| {
-                    linear_cka(&kept[0].1[a].gram, &kept[n - 1].1[b].gram)
-                }))
-            });
-            let class_rdms = (0..layers)
-                .map(|l| {
-                    kept.iter()
-                        .map(|(_, c)| {
-                            rows(&rdm(
-                                Dissimilarity::Correlation,
-                                &c[l].class_gram,
-                                &c[l].class_correlation,
-                            ))
-                        })
-                        .collect()
-                })
-                .collect();
-            let layer = pca_layer.min(layers - 1);
-            let projection = pca_from_gram(&kept[n - 1].1[layer].gram, 2);
-            let points = projection
-                .scores
+            let probe = ProbeInfo {
+                task: task.id().into(),
+                size: indices.len(),
+                seed: PROBE_SEED,
+                labels: indices.iter().map(|&i| test.labels()[i]).collect(),
+                indices,
+            };
+            let named: Vec<(String, &[LayerCapture])> = kept
                 .iter()
-                .zip(&indices)
-                .map(|(p, &i)| {
-                    let at = |k: usize| p.get(k).copied().unwrap_or(0.0);
-                    (at(0), at(1), test.labels()[i])
-                })
+                .map(|(name, capture)| (name.clone(), capture.as_slice()))
                 .collect();
-            to_js(&Comparison {
-                models: kept.iter().map(|(name, _)| name.clone()).collect(),
-                layers: &CAPTURED_LAYERS,
-                probe_size: indices.len(),
-                cka,
-                layer_by_layer,
-                class_rdms,
-                pca: Pca {
-                    model: kept[n - 1].0.clone(),
-                    layer: CAPTURED_LAYERS[layer],
-                    explained_variance: projection.explained_variance,
-                    points,
-                },
-            })
+            let comparison =
+                compare(&named, probe, &ComparisonOptions::default()).map_err(js_error)?;
+            to_js(&comparison)
         })
     }
 }

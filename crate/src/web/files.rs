@@ -158,11 +158,11 @@ impl WebLab {
     }
 
     /// Loads a burnpack weights file (`name` for the model's name) as a model of `task`,
-    /// evaluates it on that task's test set (which must be loaded) and keeps it for the
-    /// comparisons. The last run's results stay downloadable. The file's size and header are checked before
-    /// it is copied into wasm memory. Refused during a run. A malformed file rejects with a
-    /// message and changes nothing. Resolves to `{metrics: {test_accuracy, test_loss,
-    /// confusion}, misclassified, filters, kept}`.
+    /// evaluates it on that task's test set (which must be loaded), makes it the current model
+    /// and keeps it for the comparisons; the last run's results stay downloadable. The file's
+    /// size and header are checked before it is copied into wasm memory. Refused during a run.
+    /// A malformed file rejects with a message and changes nothing. Resolves to `{metrics:
+    /// {test_accuracy, test_loss, confusion}, misclassified, filters, kept}`.
     pub fn load_weights(&self, bytes: Uint8Array, name: String, task: String) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {

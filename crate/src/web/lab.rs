@@ -14,6 +14,7 @@ use super::state::{self, State};
 use crate::error::Result;
 use crate::model::MAX_WEIGHTS_BYTES;
 use crate::rules::RULES;
+use crate::training::TrainConfig;
 
 thread_local! {
     /// The worker's callback for a panic (see [`WebLab::new`]).
@@ -54,7 +55,14 @@ struct Menus {
     front_ends: Vec<FrontEndInfo>,
     /// The largest weights file the lab reads, for the page to check before reading one.
     max_weights_bytes: usize,
+    /// The run form's starting values and the settings it does not show (momentum,
+    /// diagnostics interval, loss limit): `TrainConfig`'s defaults, with the page's epochs.
+    defaults: TrainConfig,
 }
+
+/// Epochs the page's form starts with: one epoch of MNIST-10k takes about two minutes in the
+/// page, which a classroom can wait for; the CLI's three would take six.
+const PAGE_EPOCHS: usize = 1;
 
 /// Where the session stands, for the page's buttons: sent after every request that changes it.
 #[derive(Serialize)]
@@ -119,7 +127,7 @@ impl WebLab {
     }
 
     /// The page's menus: `{rules: [{id, name, summary, learning_rate}], front_ends: [{id, name,
-    /// summary}], max_weights_bytes}`.
+    /// summary}], max_weights_bytes, defaults}` (`defaults`: a `TrainConfig`).
     pub fn menus() -> std::result::Result<JsValue, JsValue> {
         to_js(&Menus {
             rules: RULES
@@ -140,6 +148,7 @@ impl WebLab {
                 })
                 .collect(),
             max_weights_bytes: MAX_WEIGHTS_BYTES,
+            defaults: TrainConfig::new().with_epochs(PAGE_EPOCHS),
         })
     }
 

@@ -121,7 +121,9 @@ impl State {
         self.backend.device.clone()
     }
 
-    /// The model to show, draw on and save: the run's, else the current one. Without autodiff.
+    /// The model in use, without autodiff: the run's while one is in progress, else `self.model`
+    /// (what the last run left, see `training::end_run`, or loaded weights). An error when
+    /// there is neither.
     pub(super) fn current_model(&self) -> Result<SeedNet> {
         if let Some(run) = &self.run {
             return Ok(run.trainer.model().valid());
@@ -132,6 +134,7 @@ impl State {
             .ok_or_else(|| LabError::State("no model yet: train one or load weights".into()))
     }
 
+    /// The name the page shows for the model in use ("the run in progress" during a run).
     pub(super) fn current_name(&self) -> String {
         match (&self.run, &self.model) {
             (Some(_), _) => "the run in progress".into(),

@@ -40,7 +40,10 @@ struct BatchInfo {
     batch: usize,
     loss: f32,
     images: usize,
-    /// Wall-clock time of the batch (forward, backward, update, the loss read back).
+    /// Wall-clock time of `Trainer::train_batch`, timed here with `performance.now()` (the
+    /// page sends none) and added to the epoch's training time: the rule's step, the loss read
+    /// back, the diagnostics on a batch that takes them, and the update (on WebGPU its queued
+    /// work may finish inside the next batch's read-back).
     seconds: f64,
     epoch_complete: bool,
 }
@@ -234,8 +237,9 @@ impl WebLab {
         to_js(&status)
     }
 
-    /// Runs one batch. Resolves to `{epoch, batch, loss, images, seconds, epoch_complete}`
-    /// (0-based). A failure ends the run (see `end_run`) and rejects with what was kept.
+    /// Runs one batch and times it. Resolves to `{epoch, batch, loss, images, seconds,
+    /// epoch_complete}` (0-based; `seconds` as `BatchInfo` says). A failure ends the run (see
+    /// `end_run`) and rejects with what was kept.
     pub fn train_batch(&self) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
