@@ -5,7 +5,7 @@ use microlearning::analysis::SquareMatrix;
 use microlearning::analysis::cka::{debiased_cka, linear_cka, rbf_cka};
 use microlearning::analysis::pca::pca_from_gram;
 use microlearning::analysis::rdm::{correlation_rdm, euclidean_rdm};
-use microlearning::analysis::rsa::{cosine, kendall_tau_a, spearman};
+use microlearning::analysis::rsa::{cosine, kendall_tau_a, ranks, spearman};
 use microlearning::rng::LabRng;
 
 type Features = Vec<Vec<f64>>; // [n][d]
@@ -190,21 +190,231 @@ fn spearman_and_kendall_match_hand_worked_examples() {
     assert!((cosine(&[1.0, 0.0], &[1.0, 1.0]) - 0.5f64.sqrt()).abs() < 1e-12);
 }
 
+/// Kendall's τ-a by counting every pair, O(n²): Σ sign(xᵢ − xⱼ)·sign(yᵢ − yⱼ) / (n(n−1)/2), with
+/// the sign from IEEE `<` and `>`, so −0.0 and +0.0 tie (and count 0) as they should.
+fn brute_force_tau_a(x: &[f64], y: &[f64]) -> f64 {
+    // f64::signum(0.0) is 1.0, so compare explicitly: ties must count 0.
+    let sign = |a: f64, b: f64| (a > b) as i64 - (a < b) as i64;
+    let n = x.len();
+    let mut s = 0i64;
+    for i in 0..n {
+        for j in i + 1..n {
+            s += sign(x[i], x[j]) * sign(y[i], y[j]);
+        }
+    }
+    s as f64 / (n * (n - 1) / 2) as f64
+}
+
+/// The same values with every −0.0 replaced by +0.0.
+fn positive_zeros(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|&a| if a == 0.0 { 0.0 } else { a }).collect()
+}
+
+fn count_zeros(v: &[f64]) -> (usize, usize) {
+    let negative = v
+        .iter()
+        .filter(|a| **a == 0.0 && a.is_sign_negative())
+        .count();
+    let positive = v
+        .iter()
+        .filter(|a| **a == 0.0 && a.is_sign_positive())
+        .count();
+    (negative, positive)
+}
+
+/// A 64-bit linear congruential generator (Knuth's MMIX constants), independent of the lab's
+/// RNG: uniform in [0, 1) from the top 53 bits.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Rounded to one decimal, as an RDM printed with one digit would be: values in (−0.05, 0)
+/// round to −0.0.
+fn one_decimal(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
 #[test]
 fn kendall_tau_a_agrees_with_brute_force_on_tied_data() {
     let mut rng = LabRng::new(11);
     let x: Vec<f64> = (0..300).map(|_| rng.below(7) as f64).collect();
     let y: Vec<f64> = (0..300).map(|_| rng.below(5) as f64).collect();
-    // f64::signum(0.0) is 1.0, so compare explicitly: ties must count 0.
-    let sign = |d: f64| (d > 0.0) as i64 - (d < 0.0) as i64;
-    let mut s = 0i64;
-    for i in 0..x.len() {
-        for j in i + 1..x.len() {
-            s += sign(x[i] - x[j]) * sign(y[i] - y[j]);
+    let expected = brute_force_tau_a(&x, &y);
+    assert!((kendall_tau_a(&x, &y) - expected).abs() < 1e-12);
+}
+
+#[test]
+fn kendall_tau_a_agrees_with_brute_force_with_signed_zeros() {
+    // n = 200 correlated values in [−1, 1) rounded to one decimal: many ties, and zeros of both
+    // signs in x and in y.
+    let mut lcg = Lcg(22);
+    let n = 200;
+    let mut x = Vec::with_capacity(n);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let a = 2.0 * lcg.next() - 1.0;
+        let b = 2.0 * lcg.next() - 1.0;
+        x.push(one_decimal(0.4 * a));
+        y.push(one_decimal(0.2 * a + 0.3 * b));
+    }
+    // Make sure exact −0.0 and +0.0 are there, whatever the rounding produced.
+    for (i, z) in [(3, -0.0), (50, 0.0), (97, -0.0), (150, 0.0), (199, -0.0)] {
+        x[i] = z;
+        y[(i * 7 + 1) % n] = -z;
+    }
+    for v in [&x, &y] {
+        let (negative, positive) = count_zeros(v);
+        assert!(
+            negative >= 3 && positive >= 3,
+            "zeros: {negative} −0.0, {positive} +0.0"
+        );
+    }
+    let expected = brute_force_tau_a(&x, &y);
+    let got = kendall_tau_a(&x, &y);
+    assert!(
+        (got - expected).abs() < 1e-12,
+        "kendall_tau_a {got} vs brute force {expected}"
+    );
+    // The sign of a zero must not matter at all.
+    let same = kendall_tau_a(&positive_zeros(&x), &positive_zeros(&y));
+    assert_eq!(
+        got.to_bits(),
+        same.to_bits(),
+        "{got} vs {same} with +0.0 only"
+    );
+}
+
+#[test]
+fn kendall_tau_a_counts_signed_zero_ties_in_x_in_y_and_in_both() {
+    let distinct = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    // Tied in x only: the −0.0/+0.0 pairs are ties, counted as neither concordant nor discordant.
+    let x = [0.0, -0.0, 1.0, -0.0, 2.0, 0.0];
+    // By hand: pairs (i<j) among the four zeros tie (6 of 15); x=1 (i=2) and x=2 (i=4):
+    // sign(x)·sign(y) over the other 9 pairs:
+    // (0,2)+ (0,4)+ (1,2)+ (1,4)+ (2,3)− (2,4)+ (2,5)− (3,4)+ (4,5)− → 6 − 3 = 3; τ-a = 3/15.
+    assert!((kendall_tau_a(&x, &distinct) - 0.2).abs() < 1e-12);
+    // Tied in y only: the same by symmetry.
+    assert!((kendall_tau_a(&distinct, &x) - 0.2).abs() < 1e-12);
+    // Tied in both, where the sort by (x, y) under total_cmp would separate the tied-in-both
+    // pairs (−0, 1) and (+0, 1) by (−0, 2).
+    let cases: [(&[f64], &[f64]); 4] = [
+        (&x, &distinct),
+        (&distinct, &x),
+        (&[-0.0, -0.0, 0.0, 0.0], &[1.0, 2.0, 1.0, 2.0]),
+        (
+            &[-0.0, 0.0, 0.0, 1.0, -0.0, 1.0, -1.0, 0.0],
+            &[0.0, -0.0, 1.0, -0.0, 0.0, 1.0, -0.0, -1.0],
+        ),
+    ];
+    // (−0, 1), (−0, 2), (+0, 1), (+0, 2): every x is zero, so every pair is tied in x (two of
+    // them in y as well) and τ-a = 0.
+    assert_eq!(kendall_tau_a(cases[2].0, cases[2].1), 0.0);
+    // The same without signed zeros: ties in x and in y together outnumber the pairs, which the
+    // count must survive (it once subtracted below 0 in u64 and panicked in debug builds).
+    assert_eq!(kendall_tau_a(&[1.0; 4], &[1.0, 2.0, 1.0, 2.0]), 0.0);
+    for (x, y) in cases {
+        let expected = brute_force_tau_a(x, y);
+        let got = kendall_tau_a(x, y);
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "{x:?} {y:?}: {got} vs {expected}"
+        );
+    }
+    // Many small random cases drawn from {−1, −0, +0, 1}: ties in x, in y and in both.
+    let mut lcg = Lcg(7);
+    let pick = |u: f64| [-1.0, -0.0, 0.0, 1.0][(u * 4.0) as usize];
+    for n in 2..40 {
+        for _ in 0..20 {
+            let x: Vec<f64> = (0..n).map(|_| pick(lcg.next())).collect();
+            let y: Vec<f64> = (0..n).map(|_| pick(lcg.next())).collect();
+            let expected = brute_force_tau_a(&x, &y);
+            let got = kendall_tau_a(&x, &y);
+            assert!(
+                (got - expected).abs() < 1e-12,
+                "{x:?} {y:?}: {got} vs {expected}"
+            );
         }
     }
-    let expected = s as f64 / (300.0 * 299.0 / 2.0);
-    assert!((kendall_tau_a(&x, &y) - expected).abs() < 1e-12);
+}
+
+#[test]
+fn ranks_and_spearman_ignore_the_sign_of_zero() {
+    // −0.0 and +0.0 are one value: the three zeros share rank (1 + 2 + 3)/3 = 2.
+    assert_eq!(ranks(&[0.0, -0.0, 1.0, -0.0]), vec![2.0, 2.0, 4.0, 2.0]);
+    assert_eq!(ranks(&[-0.0, 0.0, -1.0]), vec![2.5, 2.5, 1.0]);
+    let mut lcg = Lcg(5);
+    let n = 200;
+    let x: Vec<f64> = (0..n)
+        .map(|i| {
+            if i % 9 == 0 {
+                -0.0
+            } else {
+                one_decimal(0.3 * (2.0 * lcg.next() - 1.0))
+            }
+        })
+        .collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| {
+            if i % 11 == 0 {
+                -0.0
+            } else {
+                one_decimal(0.3 * (2.0 * lcg.next() - 1.0))
+            }
+        })
+        .collect();
+    for v in [&x, &y] {
+        let (negative, positive) = count_zeros(v);
+        assert!(
+            negative > 0 && positive > 0,
+            "zeros: {negative} −0.0, {positive} +0.0"
+        );
+    }
+    let (px, py) = (positive_zeros(&x), positive_zeros(&y));
+    assert_eq!(ranks(&x), ranks(&px));
+    assert_eq!(ranks(&y), ranks(&py));
+    assert_eq!(spearman(&x, &y).to_bits(), spearman(&px, &py).to_bits());
+}
+
+#[test]
+fn rank_statistics_and_distances_propagate_nan() {
+    // The documented behaviour: any NaN (of either sign) in the input makes the result NaN, and
+    // every rank NaN.
+    for nan in [f64::NAN, -f64::NAN] {
+        let x = [1.0, nan, 0.0, -0.0, 2.0];
+        let y = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert!(ranks(&x).iter().all(|r| r.is_nan()), "{:?}", ranks(&x));
+        assert!(spearman(&x, &y).is_nan());
+        assert!(spearman(&y, &x).is_nan());
+        assert!(kendall_tau_a(&x, &y).is_nan());
+        assert!(kendall_tau_a(&y, &x).is_nan());
+        assert!(kendall_tau_a(&[nan, nan], &[nan, nan]).is_nan());
+        // A Gram matrix with a NaN gives NaN distances and NaN RBF CKA, never a distance of 0.
+        let x = random_features(6, 3, 9);
+        let mut g = gram(&x);
+        g.data[2 * 6 + 2] = nan;
+        let e = euclidean_rdm(&g);
+        assert!(
+            e.get(2, 4).is_nan() && e.get(4, 2).is_nan(),
+            "{}",
+            e.get(2, 4)
+        );
+        assert!(e.get(0, 1).is_finite());
+        assert!(rbf_cka(&g, &gram(&x), 0.5).is_nan());
+        assert!(linear_cka(&g, &gram(&x)).is_nan());
+        let p = pca_from_gram(&g, 2);
+        assert!(p.explained_variance.iter().all(|v| v.is_nan()));
+        assert!(p.scores.iter().flatten().all(|v| v.is_nan()));
+    }
+    // NaN-free inputs are untouched by the check.
+    assert!((kendall_tau_a(&[1.0, 2.0], &[2.0, 1.0]) + 1.0).abs() < 1e-12);
 }
 
 #[test]

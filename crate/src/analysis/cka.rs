@@ -12,6 +12,7 @@
 //!   distance (Kornblith et al. use fractions such as 0.2, 0.4, 0.8).
 
 use super::matrix::SquareMatrix;
+use super::rsa::cmp_f64;
 
 fn biased_hsic(k: &SquareMatrix, l: &SquareMatrix) -> f64 {
     // tr(KHLH) = ⟨HKH, HLH⟩ since H is idempotent and symmetric; the (n−1)² cancels in CKA.
@@ -63,22 +64,25 @@ pub fn debiased_cka(gram_x: &SquareMatrix, gram_y: &SquareMatrix) -> f64 {
     )
 }
 
-/// Squared Euclidean distances from a Gram matrix: d²ᵢⱼ = Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ (clamped at 0).
+/// Squared Euclidean distances from a Gram matrix: d²ᵢⱼ = Gᵢᵢ + Gⱼⱼ − 2Gᵢⱼ (clamped at +0; a
+/// NaN stays NaN rather than becoming a distance of 0).
 pub fn squared_distances(gram: &SquareMatrix) -> SquareMatrix {
     SquareMatrix::from_fn(gram.n, |i, j| {
         if i == j {
             0.0
         } else {
-            (gram.get(i, i) + gram.get(j, j) - 2.0 * gram.get(i, j)).max(0.0)
+            let d2 = gram.get(i, i) + gram.get(j, j) - 2.0 * gram.get(i, j);
+            if d2 <= 0.0 { 0.0 } else { d2 }
         }
     })
 }
 
+/// The median; NaN if empty or if any value is NaN (the NaN rule of `rsa`).
 fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
+    if values.is_empty() || values.iter().any(|v| v.is_nan()) {
         return f64::NAN;
     }
-    values.sort_by(f64::total_cmp);
+    values.sort_by(|a, b| cmp_f64(*a, *b));
     let m = values.len() / 2;
     if values.len() % 2 == 1 {
         values[m]
@@ -87,18 +91,17 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// The RBF kernel exp(−d²/(2σ²)) with σ = `fraction` × the median pairwise distance.
+/// The RBF kernel exp(−d²/(2σ²)) with σ = `fraction` × the median pairwise distance; the
+/// identity when σ = 0, NaN throughout when σ is NaN.
 pub fn rbf_kernel(gram: &SquareMatrix, fraction: f64) -> SquareMatrix {
     let d2 = squared_distances(gram);
     let sigma = fraction * median(d2.upper_triangle().into_iter().map(f64::sqrt).collect());
     let two_s2 = 2.0 * sigma * sigma;
     SquareMatrix::from_fn(gram.n, |i, j| {
-        if two_s2 > 0.0 {
-            (-d2.get(i, j) / two_s2).exp()
-        } else if i == j {
-            1.0
+        if two_s2 == 0.0 {
+            if i == j { 1.0 } else { 0.0 }
         } else {
-            0.0
+            (-d2.get(i, j) / two_s2).exp()
         }
     })
 }

@@ -56,12 +56,13 @@ pub fn pca_from_gram(gram: &SquareMatrix, k: usize) -> Projection {
         }
         // Deflate: C ← C − λ v vᵀ.
         c = SquareMatrix::from_fn(n, |i, j| c.get(i, j) - lambda * v[i] * v[j]);
-        explained.push(if total_variance > 0.0 {
+        // These clamps keep a NaN (from a NaN in the Gram matrix) NaN rather than making it 0.
+        explained.push(if total_variance > 0.0 || total_variance.is_nan() {
             lambda / total_variance
         } else {
             0.0
         });
-        let scale = lambda.max(0.0).sqrt();
+        let scale = if lambda <= 0.0 { 0.0 } else { lambda.sqrt() };
         components.push(v.into_iter().map(|x| x * scale).collect::<Vec<f64>>());
     }
     let scores = (0..n)
