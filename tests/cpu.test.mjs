@@ -170,16 +170,26 @@ test('models trained in the session can be compared (CKA, RDM, PCA)', async () =
   const c = await page.evaluate(() => window.labState.comparison);
   const n = c.models.length;
   assert.ok(n >= 2, `models: ${c.models}`);
-  for (const layer of c.cka) {
+  // The library's one comparison (crate/src/analysis/comparison.rs), as the CLI writes it.
+  assert.deepEqual(c.layers.map((l) => l.layer), ['conv1', 'conv2', 'pool', 'fc1', 'logits']);
+  for (const layer of c.layers) {
+    const cka = (i, j) => layer.linear_cka.data[i * n + j];
     for (let i = 0; i < n; i++) {
-      assert.ok(Math.abs(layer[i][i] - 1) < 1e-6, 'CKA of a model with itself is 1');
+      assert.ok(Math.abs(cka(i, i) - 1) < 1e-6, 'CKA of a model with itself is 1');
       for (let j = 0; j < n; j++) {
-        assert.ok(layer[i][j] >= -1e-9 && layer[i][j] <= 1 + 1e-9);
-        assert.ok(Math.abs(layer[i][j] - layer[j][i]) < 1e-12);
+        assert.ok(cka(i, j) >= -1e-9 && cka(i, j) <= 1 + 1e-9);
+        assert.ok(Math.abs(cka(i, j) - cka(j, i)) < 1e-12);
       }
     }
+    for (const metric of ['debiased_cka', 'rbf_cka', 'rsa_spearman', 'rsa_kendall_tau_a', 'rsa_cosine']) {
+      assert.equal(layer[metric].n, n, `${layer.layer} ${metric}`);
+      assert.ok(layer[metric].data.every(Number.isFinite), `${layer.layer} ${metric} is finite`);
+    }
+    assert.equal(layer.class_rdms.length, n);
+    assert.equal(layer.pca.length, n);
+    for (const p of layer.pca) assert.equal(p.scores.length, c.probe.size);
   }
-  assert.equal(c.pca.points.length, c.probe_size);
-  console.log(`fc1 CKA between the first two kept models (${c.models[0]}, ${c.models[1]}): ${c.cka[3][0][1].toFixed(3)}`);
+  assert.equal(c.probe.labels.length, c.probe.size);
+  console.log(`fc1 CKA between the first two kept models (${c.models[0]}, ${c.models[1]}): ${c.layers[3].linear_cka.data[1].toFixed(3)}`);
   await page.locator('#compare-panel').screenshot({ path: fileURLToPath(new URL('compare-panel.png', ARTIFACTS)) });
 });
