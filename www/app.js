@@ -513,8 +513,13 @@ function wireControls() {
     $('measure-robustness').disabled = true;
     send(ToWorker.ROBUSTNESS);
   });
-  // Every layer is in the comparison: changing the layer redraws, it does not recompute.
-  $('compare-layer').addEventListener('change', drawComparison);
+  // Every layer is in the comparison, so a new layer is drawn at once; the comparison is also
+  // asked for again, to take in models kept since (a run's, when it finishes).
+  $('compare-layer').addEventListener('change', () => {
+    if (!window.labState.comparison) return;
+    drawComparison();
+    compare();
+  });
   $('load-weights').addEventListener('change', async (event) => {
     const file = event.target.files[0];
     event.target.value = '';
