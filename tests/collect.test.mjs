@@ -3,19 +3,20 @@
 // Prolific id, the network to the API is cut for ten trials, the tab is reloaded mid-session,
 // the session finishes and the completion redirect happens. Then the server must hold every
 // trial exactly once, its CSV export must equal the page's own CSV, and a second participant
-// with the same Prolific id must be refused.
-import { test, before, after } from 'node:test';
+// with the same Prolific id must be refused. Each test has a server, a database and a study of
+// its own.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
-import { requireBuiltSite, launch, participate, ARTIFACTS } from './browser.mjs';
+import { labSuite, newPage, participate } from './browser.mjs';
 
 const BIN = process.env.MICROLEARNING_BIN;
-let server, browser, base, study, token;
+// The collection server serves the site itself: the suite only launches Chromium.
+const lab = labSuite(import.meta.url, { site: false });
 
 function freePort() {
   return new Promise((resolve) => {
@@ -24,18 +25,26 @@ function freePort() {
   });
 }
 
-before(async () => {
-  await requireBuiltSite();
+/**
+ * A collection server of the test's own: a fresh SQLite database with one study, served on a
+ * free port and stopped when the test `t` ends. Resolves to its address, the study, the
+ * experimenter's token and `experimenter(path)`, a GET of the study's API with that token.
+ */
+async function collectionServer(t) {
   assert.ok(BIN, 'MICROLEARNING_BIN must name the built microlearning binary (scripts/test.sh sets it)');
   const dir = mkdtempSync(join(tmpdir(), 'microlearning-collect-'));
   const database = `sqlite://${join(dir, 'lab.db')}`;
   const port = await freePort();
-  base = `http://127.0.0.1:${port}/`;
+  const base = `http://127.0.0.1:${port}/`;
   const created = JSON.parse(execFileSync(BIN, ['study', '--database', database, 'create', '--name', 'browser test',
     '--design', 'short', '--seed', '3', '--completion-url', `${base}done?cc=TESTCODE`, '--public-url', base, '--json'], { encoding: 'utf8' }));
-  study = created.study;
-  token = created.experimenter_token;
-  server = spawn(BIN, ['serve', '--database', database, '--listen', `127.0.0.1:${port}`, '--site', '.'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const { study, experimenter_token: token } = created;
+  const server = spawn(BIN, ['serve', '--database', database, '--listen', `127.0.0.1:${port}`, '--site', '.'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  t.after(async () => {
+    server.kill('SIGTERM');
+    await exited;
+  });
   for (let i = 0; ; i += 1) {
     try {
       if ((await fetch(`${base}api/v1/studies/${study}`)).ok) break;
@@ -43,30 +52,24 @@ before(async () => {
     if (i > 200) throw new Error('the collection server did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill('SIGTERM');
-});
-
-async function experimenter(path) {
-  const r = await fetch(`${base}api/v1/studies/${study}/${path}`, { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(r.status, 200, path);
-  return r.text();
+  async function experimenter(path) {
+    const r = await fetch(`${base}api/v1/studies/${study}/${path}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 200, path);
+    return r.text();
+  }
+  return { base, study, token, experimenter };
 }
 
 async function openLink(context, link) {
-  const page = await context.newPage();
-  page.on('pageerror', (err) => console.error('page error:', err.message));
+  const page = await newPage(context);
   await page.goto(link);
   return page;
 }
 
-test('a participant from a Prolific link: offline stretch, reload, completion; the server holds every trial once', async () => {
+test('a participant from a Prolific link: offline stretch, reload, completion; the server holds every trial once', async (t) => {
+  const { base, study, token, experimenter } = await collectionServer(t);
   const link = `${base}?study=${study}&PROLIFIC_PID=pp-test-1&STUDY_ID=st-1&SESSION_ID=se-1`;
-  const context = await browser.newContext({ acceptDownloads: true });
+  const context = await lab.context();
   let page = await openLink(context, link);
   const answers = new Map();
   const policy = (label) => (label === 3 ? 5 : label);
@@ -127,10 +130,8 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
 
   page = await openLink(context, base);
   await page.waitForSelector('#exp-sessions tr[data-session]', { timeout: 60_000 });
-  const [file] = await Promise.all([page.waitForEvent('download'), page.click('#exp-sessions button[data-action="csv"]')]);
-  const path = fileURLToPath(new URL('collect-local.csv', ARTIFACTS));
-  await file.saveAs(path);
-  assert.equal(readFileSync(path, 'utf8'), csv, "the server's CSV equals the page's, row for row");
+  const local = await lab.download(page, '#exp-sessions button[data-action="csv"]', 'collect-local.csv');
+  assert.equal(local.text, csv, "the server's CSV equals the page's, row for row");
   for (const line of lines) {
     const cells = line.split(',');
     const expected = answers.get(Number(cells[11]));
@@ -138,7 +139,7 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
   }
 
   // The same Prolific id from another browser: refused, nothing stored.
-  const other = await browser.newContext();
+  const other = await lab.context();
   const again = await openLink(other, link);
   await again.waitForSelector('#jspsych-html-button-response-btngroup button', { timeout: 60_000 });
   await again.locator('#jspsych-html-button-response-btngroup button').first().click();
@@ -147,21 +148,20 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
   assert.equal(JSON.parse(await experimenter('summary')).counts.sessions_started, 1);
 
   // On another device, the lab page pools the study's trials into the people-vs-models group.
-  const lab = await openLink(other, `${base}?pool=${study}`);
-  await lab.waitForFunction(() => document.body.dataset.readyMs !== undefined, null, { timeout: 60_000 });
-  assert.equal(await lab.inputValue('#pool-study'), study);
-  await lab.fill('#pool-token', token);
-  await lab.click('#pool-load');
-  await lab.waitForFunction(() => /trials from/.test(document.querySelector('#pool-status').textContent), null, { timeout: 30_000 });
-  assert.match(await lab.textContent('#pool-status'), new RegExp(`${answers.size} trials from 1 session`));
-  assert.match(await lab.textContent('#group-summary'), new RegExp(`1 participant session\\(s\\), ${answers.size} trials`));
-  await other.close();
-  await context.close();
+  const pooled = await openLink(other, `${base}?pool=${study}`);
+  await pooled.waitForFunction(() => document.body.dataset.readyMs !== undefined, null, { timeout: 60_000 });
+  assert.equal(await pooled.inputValue('#pool-study'), study);
+  await pooled.fill('#pool-token', token);
+  await pooled.click('#pool-load');
+  await pooled.waitForFunction(() => /trials from/.test(document.querySelector('#pool-status').textContent), null, { timeout: 30_000 });
+  assert.match(await pooled.textContent('#pool-status'), new RegExp(`${answers.size} trials from 1 session`));
+  assert.match(await pooled.textContent('#group-summary'), new RegExp(`1 participant session\\(s\\), ${answers.size} trials`));
 });
 
-test('a participant withdraws mid-session: the server deletes the answers and the id cannot start again', async () => {
+test('a participant withdraws mid-session: the server deletes the answers and the id cannot start again', async (t) => {
+  const { base, study, experimenter } = await collectionServer(t);
   const link = `${base}?study=${study}&PROLIFIC_PID=pp-withdraws`;
-  const context = await browser.newContext();
+  const context = await lab.context();
   const page = await openLink(context, link);
   page.on('dialog', (dialog) => dialog.accept());
   await page.waitForSelector('#experiment-stage:not([hidden])', { timeout: 60_000 });
@@ -186,5 +186,4 @@ test('a participant withdraws mid-session: the server deletes the answers and th
   await page.locator('#jspsych-html-button-response-btngroup button').first().click();
   await page.waitForFunction(() => document.body.dataset.participantState === 'notice', null, { timeout: 30_000 });
   assert.match(await page.textContent('#experiment-stage'), /already taken part/);
-  await context.close();
 });

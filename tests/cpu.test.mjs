@@ -1,26 +1,50 @@
 // End to end on the CPU backend (burn flex in wasm): one epoch of MNIST-10k through the UI,
-// main-thread responsiveness, every learning rule, file round trips and bad input.
-import { test, before, after } from 'node:test';
+// main-thread responsiveness, every learning rule, file round trips and bad input. Each test has
+// a page of its own; the one-epoch model is trained once for the file (`oneEpochModel`) and the
+// tests that need a trained model load its weights file into their own fresh page.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requireBuiltSite, serve, launch, openLab, train, mean, ARTIFACTS } from './browser.mjs';
+import { labSuite, once, openLab, train, mean, download, loadWeights, waitForMessage, message, ARTIFACTS } from './browser.mjs';
 
-let server, url, browser, page;
+const lab = labSuite(import.meta.url);
 
-before(async () => {
-  await requireBuiltSite();
-  ({ server, url } = await serve());
-  browser = await launch();
-  page = await openLab(browser, url);
+/**
+ * Fixture, trained once per file and memoised: one epoch of MNIST-10k (bp, learned front end)
+ * through the UI on a page of its own, which is closed afterwards. Keeps what the tests read:
+ * the run, the main-thread long tasks while it trained, the gallery's size, and the weights and
+ * results files downloaded from the page (in the fixture's own folder, which no test writes to).
+ */
+const oneEpochModel = once(async () => {
+  const folder = await lab.fixtureFolder('one epoch of MNIST-10k');
+  const page = await openLab(lab.browser, lab.url);
+  try {
+    await page.evaluate(() => { window.longTasks = []; });
+    const run = await train(page, { task: 'mnist', rule: 'bp', epochs: 1 });
+    const longTasks = await page.evaluate(() => window.longTasks);
+    const galleryFigures = await page.locator('#gallery figure').count();
+    await page.screenshot({ path: fileURLToPath(new URL('cpu-after-one-epoch.png', ARTIFACTS)), fullPage: true });
+    const accuracy = Number(await page.getAttribute('#test-accuracy', 'data-value'));
+    const weights = (await download(page, '#download-weights', () => join(folder, 'weights.bpk'))).path;
+    const results = (await download(page, '#download-results', () => join(folder, 'results.json'))).path;
+    return { run, longTasks, galleryFigures, accuracy, weights, results };
+  } finally {
+    await page.context().close();
+  }
 });
 
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+/** A fresh page of the lab with the fixture's one-epoch model loaded from its weights file. */
+async function withOneEpochModel() {
+  const model = await oneEpochModel();
+  const page = await lab.open();
+  await loadWeights(page, model.weights);
+  return { page, model };
+}
 
 test('page is ready quickly and names its backend', async () => {
+  const page = await lab.open();
   const readyMs = Number(await page.evaluate(() => document.body.dataset.readyMs));
   console.log(`page load to ready: ${readyMs} ms`);
   assert.ok(readyMs < 10_000, `ready after ${readyMs} ms`);
@@ -28,23 +52,20 @@ test('page is ready quickly and names its backend', async () => {
 });
 
 test('one epoch of MNIST-10k on the CPU reaches >= 93% with a responsive page', async () => {
-  await page.evaluate(() => { window.longTasks = []; });
-  const run = await train(page, { task: 'mnist', rule: 'bp', epochs: 1 });
+  const { run, longTasks, galleryFigures } = await oneEpochModel();
   assert.equal(run.message, null, `unexpected message: ${run.message}`);
   assert.equal(run.state, 'finished');
   console.log(`CPU: test accuracy ${(100 * run.accuracy).toFixed(2)}%, ${run.msPerBatch.toFixed(1)} ms per batch of 64`);
   assert.ok(run.accuracy >= 0.93, `accuracy ${run.accuracy}`);
-  const longTasks = await page.evaluate(() => window.longTasks);
   const worst = Math.max(0, ...longTasks.map((t) => t.duration));
   console.log(`main-thread long tasks while training: ${longTasks.length}, longest ${worst.toFixed(0)} ms`);
   assert.ok(worst <= 200, `a main-thread task took ${worst} ms`);
-  // The views were drawn: a gallery of mistakes and a confusion matrix that sums to the test set.
-  assert.ok(await page.locator('#gallery figure').count() > 0);
-  await page.screenshot({ path: fileURLToPath(new URL('cpu-after-one-epoch.png', ARTIFACTS)), fullPage: true });
+  // The views were drawn: a gallery of mistakes.
+  assert.ok(galleryFigures > 0);
 });
 
 test('robustness: accuracy without degradation equals the test accuracy, and noise lowers it', async () => {
-  if (!(await page.evaluate(() => window.hasModel))) await train(page, { epochs: 1, trainLimit: 640 });
+  const { page } = await withOneEpochModel();
   const accuracy = Number(await page.getAttribute('#test-accuracy', 'data-value'));
   await page.click('#measure-robustness');
   await page.waitForFunction(() => window.labState.robustness, null, { timeout: 300_000 });
@@ -59,7 +80,7 @@ test('robustness: accuracy without degradation equals the test accuracy, and noi
 });
 
 test('the first layer\'s response maps to a chosen test image are drawn', async () => {
-  if (!(await page.evaluate(() => window.hasModel))) await train(page, { epochs: 1, trainLimit: 256 });
+  const { page } = await withOneEpochModel();
   await page.fill('#response-index', '7');
   await page.click('#show-responses');
   await page.waitForFunction(() => window.labState.responses?.index === 7);
@@ -68,7 +89,7 @@ test('the first layer\'s response maps to a chosen test image are drawn', async 
 });
 
 test('drawing on the pad shows ten class probabilities', async () => {
-  if (!(await page.evaluate(() => window.hasModel))) await train(page, { epochs: 1, trainLimit: 256 });
+  const { page } = await withOneEpochModel();
   await page.locator('#draw').scrollIntoViewIfNeeded();
   const box = await page.locator('#draw').boundingBox();
   await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
@@ -82,33 +103,29 @@ test('drawing on the pad shows ten class probabilities', async () => {
 });
 
 test('weights and results download and load back', async () => {
-  const accuracy = Number(await page.getAttribute('#test-accuracy', 'data-value'));
-  const [weights] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
-  const weightsPath = fileURLToPath(new URL('weights.bpk', ARTIFACTS));
-  await weights.saveAs(weightsPath);
-  const [results] = await Promise.all([page.waitForEvent('download'), page.click('#download-results')]);
-  const resultsPath = fileURLToPath(new URL('results.json', ARTIFACTS));
-  await results.saveAs(resultsPath);
-
-  await page.setInputFiles('#load-weights', weightsPath);
-  await page.waitForFunction(() => /Weights loaded/.test(document.querySelector('#message').textContent));
+  // The files the fixture downloaded from the page that trained the model, loaded into another.
+  const { page, model } = await withOneEpochModel();
   const reloaded = Number(await page.getAttribute('#test-accuracy', 'data-value'));
-  assert.equal(reloaded, accuracy, 'the reloaded weights score exactly as the trained model did');
-
-  await page.setInputFiles('#load-results', resultsPath);
-  await page.waitForFunction(() => /Results loaded/.test(document.querySelector('#message').textContent));
+  assert.equal(reloaded, model.accuracy, 'the reloaded weights score exactly as the trained model did');
+  await page.setInputFiles('#load-results', model.results);
+  await waitForMessage(page, /Results loaded/);
+  // And once more from this page: its download of the loaded model loads back to the same score.
+  const again = await lab.download(page, '#download-weights', 'weights-again.bpk');
+  await loadWeights(page, again.path);
+  assert.equal(Number(await page.getAttribute('#test-accuracy', 'data-value')), model.accuracy);
 });
 
 test('a corrupt weights file gives a clear error and the page keeps working', async () => {
-  const corrupt = fileURLToPath(new URL('corrupt.bpk', ARTIFACTS));
+  const page = await lab.open();
+  const corrupt = lab.file('corrupt.bpk');
   await writeFile(corrupt, Buffer.from('this is not a burnpack file at all'));
   await page.setInputFiles('#load-weights', corrupt);
-  await page.waitForFunction(() => /could not load the weights file/.test(document.querySelector('#message').textContent));
-  assert.match(await page.textContent('#message'), /weights file/);
-  const badResults = fileURLToPath(new URL('corrupt.json', ARTIFACTS));
+  await waitForMessage(page, /could not load the weights file/);
+  assert.match(await message(page), /weights file/);
+  const badResults = lab.file('corrupt.json');
   await writeFile(badResults, '{"schema_version": 99}');
   await page.setInputFiles('#load-results', badResults);
-  await page.waitForFunction(() => /could not load the results file/.test(document.querySelector('#message').textContent));
+  await waitForMessage(page, /could not load the results file/);
   // Still alive: a short run trains.
   const run = await train(page, { rule: 'bp', epochs: 1, trainLimit: 256 });
   assert.equal(run.state, 'finished', run.message);
@@ -127,6 +144,7 @@ const RULE_IMAGES = { dfa: 7996, kp: 7996, pc: 640, ff: 7996 };
 const LOCAL_RULES = new Set(['hebbian', 'ff']);
 
 test('every learning rule trains on the CPU (loss falls)', async () => {
+  const page = await lab.open();
   const rules = await page.evaluate(() => [...document.querySelectorAll('#rule option')].map((o) => o.value));
   assert.ok(rules.length >= 7, `rules offered: ${rules}`);
   for (const rule of rules) {
@@ -144,6 +162,7 @@ test('every learning rule trains on the CPU (loss falls)', async () => {
 });
 
 test('every front end trains, fixed banks included, and its filters are drawn', async () => {
+  const page = await lab.open();
   const frontEnds = await page.evaluate(() => [...document.querySelectorAll('#front_end option')].map((o) => o.value));
   assert.deepEqual(frontEnds, ['learned', 'gabor', 'dog', 'random']);
   for (const frontEnd of ['gabor', 'dog', 'random']) {
@@ -160,10 +179,11 @@ test('every front end trains, fixed banks included, and its filters are drawn', 
 });
 
 test('models trained in the session can be compared (CKA, RDM, PCA)', async () => {
-  if (!(await page.evaluate(() => window.labState.keptModels >= 2))) {
-    await train(page, { rule: 'bp', epochs: 1, trainLimit: 640 });
-    await train(page, { rule: 'fa', epochs: 1, trainLimit: 640 });
-  }
+  // Two kept models on this page: the fixture's bp model, loaded, and a short FA run.
+  const { page } = await withOneEpochModel();
+  const fa = await train(page, { rule: 'fa', epochs: 1, trainLimit: 640 });
+  assert.equal(fa.state, 'finished', fa.message);
+  assert.equal(await page.evaluate(() => window.labState.keptModels), 2);
   await page.selectOption('#compare-layer', '3');
   await page.click('#compare');
   await page.waitForFunction(() => window.labState.comparison, null, { timeout: 300_000 });

@@ -2,41 +2,14 @@
 // answers 7 to every 1. It reloads the page in the middle of the session, finishes it, exports
 // the data, imports a malformed file, a duplicate and a second participant, and checks the
 // page's confusion matrix and error consistency κ against values computed here from the policy.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { requireBuiltSite, serve, launch, openLab, train, mean, ARTIFACTS, participate as driveExperiment } from './browser.mjs';
+import { writeFile } from 'node:fs/promises';
+import { labSuite, train, mean, parseCsv, reloadLab, startExperiment, participate as driveExperiment } from './browser.mjs';
 
-let server, url, browser, page;
-
-before(async () => {
-  await requireBuiltSite();
-  ({ server, url } = await serve());
-  browser = await launch();
-  page = await openLab(browser, url);
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const lab = labSuite(import.meta.url);
 
 const policy = (label) => (label === 1 ? 7 : label);
-const participate = (answers, stopAfter) => driveExperiment(page, answers, { policy, stopAfter });
-
-async function download(selector) {
-  const [file] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
-  const path = fileURLToPath(new URL(file.suggestedFilename(), ARTIFACTS));
-  await file.saveAs(path);
-  return { path, text: await readFile(path, 'utf8') };
-}
-
-function parseCsv(text) {
-  const [header, ...lines] = text.trim().split('\n');
-  const columns = header.split(',');
-  return lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [columns[i], v])));
-}
 
 function kappa(a, b) {
   const n = a.length;
@@ -50,20 +23,16 @@ function kappa(a, b) {
 const sd = (xs) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 
 test('a scripted participant runs a session with a reload; the page\'s confusion matrix and κ match', async () => {
-  await page.selectOption('#exp-preset', 'short');
-  await page.fill('#participant-id', 'scripted-1');
-  await page.fill('#exp-seed', '5');
+  const page = await lab.open();
+  const participate = (answers, stopAfter) => driveExperiment(page, answers, { policy, stopAfter });
+  const download = (selector) => lab.download(page, selector);
   // Two noise levels × four durations: 80 test trials, 8 attention checks, 4 practice trials.
-  await page.fill('#exp-noise', '0, 0.5');
-  await page.fill('#exp-durations', '50, 100, 200, unlimited');
-  await page.click('#exp-start');
-  await page.waitForSelector('#experiment-stage:not([hidden])', { timeout: 30_000 });
+  await startExperiment(page, { participant: 'scripted-1', seed: 5, preset: 'short', noise: '0, 0.5', durations: '50, 100, 200, unlimited' });
 
   const answers = new Map();
   assert.equal(await participate(answers, 20), 'stopped');
   // Reload in the middle: the page must resume the same session where it stopped.
-  await page.reload();
-  await page.waitForFunction(() => document.body.dataset.readyMs !== undefined, null, { timeout: 60_000 });
+  await reloadLab(page);
   await page.waitForFunction(() => document.querySelector('#experiment-stage').textContent.includes('Welcome back'), null, { timeout: 30_000 });
   const resumeText = await page.textContent('#experiment-stage');
   assert.match(resumeText, /Welcome back/);
@@ -117,7 +86,7 @@ test('a scripted participant runs a session with a reload; the page\'s confusion
   ];
   const paths = [];
   for (const f of files) {
-    const path = fileURLToPath(new URL(f.name, ARTIFACTS));
+    const path = lab.file(f.name);
     await writeFile(path, f.text);
     paths.push(path);
   }

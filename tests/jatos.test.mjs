@@ -3,23 +3,12 @@
 // (onLoad, the JSON inputs and ids, appendResultData, submitResultData, endStudyAndRedirect)
 // and reports each call to the test. What is checked is the page's side of the contract: a row
 // appended per trial, the full session file submitted at the end, then the redirect.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { requireBuiltSite, serve, launch, participate } from './browser.mjs';
+import { labSuite, newPage, participate } from './browser.mjs';
 
-let server, url, browser;
-
-before(async () => {
-  await requireBuiltSite();
-  ({ server, url } = await serve());
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+const lab = labSuite(import.meta.url);
 
 const design = {
   task: 'mnist', seed: 4, noise_levels: [0, 0.5], durations_ms: [null], images_per_class: 1,
@@ -39,7 +28,8 @@ window.jatos = {
 };`;
 
 test('in JATOS: a row appended per trial, the session file submitted, then the redirect', async () => {
-  const page = await browser.newPage();
+  const page = await newPage(await lab.context());
+  const { url } = lab;
   const calls = [];
   await page.exposeFunction('recordJatos', (...args) => { calls.push(args); });
   const index = await readFile(new URL('../index.html', import.meta.url), 'utf8');
@@ -66,5 +56,4 @@ test('in JATOS: a row appended per trial, the session file submitted, then the r
   for (const t of file.trials) assert.equal(t.response, answers.get(t.stimulus_index).response);
   const order = calls.map((c) => c[0]);
   assert.ok(order.lastIndexOf('append') < order.indexOf('submit') && order.indexOf('submit') < order.indexOf('end'));
-  await page.close();
 });

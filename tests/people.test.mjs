@@ -4,62 +4,34 @@
 // the image up (so its trial is measured long and left out of the comparison, which says how
 // many); time_elapsed goes on across a reload; the store asks for persistent storage once; a
 // lost consent flag does not bring the consent screen (and its "I do not agree") back. After
-// each, the page still trains a model.
-import { test, before, after } from 'node:test';
+// each, the page still trains a model. Each test opens a fresh page, with its own storage.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
 import {
-  requireBuiltSite, serve, launch, openLab, train, participate, nextScreen, startExperiment, reloadLab,
-  storedSessions, ARTIFACTS,
+  labSuite, participate, nextScreen, clickThrough, startExperiment, finishSession, reloadLab, storedSessions, parseCsv,
+  stillTrains as trains,
 } from './browser.mjs';
 
 /** The comparison's tolerance for a measured presentation (crate/src/human/comparison.rs). */
 const FRAME_MS = 1000 / 60;
 const MASK_MS = 200; // panel 11's design
 
-let server, url, browser;
+const lab = labSuite(import.meta.url);
 
-before(async () => {
-  await requireBuiltSite();
-  ({ server, url } = await serve());
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
-
-// Evaluation on 200 test images keeps the training runs short.
-const open = (init) => openLab(browser, `${url}?test_limit=200`, { init });
+// A fresh page (its own context and storage); evaluation on 200 test images keeps the training runs short.
+const open = (init) => lab.open('?test_limit=200', { init });
 
 /** The page still trains after the test: a short run to its end. */
-async function stillTrains(page) {
-  const run = await train(page, { epochs: 1, trainLimit: 640 });
-  assert.equal(run.state, 'finished', run.message ?? 'the run did not finish');
-  assert.ok(run.accuracy > 0, `accuracy ${run.accuracy}`);
-}
+const stillTrains = (page) => trains(page, 640);
 
 async function artifact(name, text) {
-  const path = fileURLToPath(new URL(name, ARTIFACTS));
+  const path = lab.file(name);
   await writeFile(path, text);
   return path;
 }
 
-async function download(page, selector) {
-  const [file] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
-  const path = fileURLToPath(new URL(file.suggestedFilename(), ARTIFACTS));
-  await file.saveAs(path);
-  return readFile(path, 'utf8');
-}
-
-/** The page's CSV (no quoted cells in these tests' data). */
-function parseCsv(text) {
-  const [header, ...lines] = text.trim().split('\n');
-  const columns = header.split(',');
-  return lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [columns[i], v])));
-}
+const download = async (page, selector) => (await lab.download(page, selector)).text;
 
 const toCsv = (page, rows) => page.evaluate(async (r) => (await import('/www/experiment/export.js')).trialsToCsv(r), rows);
 const importFile = (page, path) => page.setInputFiles('#import-trials', path);
@@ -69,10 +41,20 @@ const stageText = (page) => page.textContent('#experiment-stage');
 /** Waits for `predicate` (run in the page) but lets the assertion after it say what went wrong. */
 const settle = (page, predicate, arg, timeout = 10_000) => page.waitForFunction(predicate, arg, { timeout, polling: 100 }).catch(() => {});
 
-/** After a reload: the first screen of the resumed session (welcome back, or consent). */
-async function resumed(page) {
+/** Reloads the page; resolves to the first screen of the resumed session (welcome back, or consent). */
+async function reloadAndResume(page) {
+  await reloadLab(page);
   await page.waitForFunction(() => /Welcome back|I agree to take part/.test(document.querySelector('#experiment-stage').textContent), null, { timeout: 30_000 });
   return stageText(page);
+}
+
+/** A fresh page with a session of untimed trials started for `participant` and `answered` trials in. */
+async function sessionUnderWay({ participant, answered, init }) {
+  const page = await open(init);
+  await startExperiment(page, { participant, durations: 'unlimited' });
+  const answers = new Map();
+  assert.equal(await participate(page, answers, { stopAfter: answered }), 'stopped');
+  return { page, answers };
 }
 
 async function compare(page) {
@@ -82,17 +64,13 @@ async function compare(page) {
 }
 
 test('a session imported mid-way and then finished on this device counts once, and the other way round', async () => {
-  const page = await open();
-  await startExperiment(page, { participant: 'twice', durations: 'unlimited' });
-  const answers = new Map();
-  assert.equal(await participate(page, answers, { stopAfter: 6 }), 'stopped');
+  const { page, answers } = await sessionUnderWay({ participant: 'twice', answered: 6 });
   // An export of the session while it still runs (a participant's file sent half-way).
   const [{ session, trials: partial }] = await storedSessions(page);
   await importFile(page, await artifact('twice-partial.csv', await toCsv(page, partial)));
   await settle(page, () => /Imported twice-partial\.csv/.test(document.querySelector('#import-log').textContent));
   assert.match((await logLines(page)).join('\n'), /Imported twice-partial\.csv: 6 trials, 1 session/);
-  assert.equal(await participate(page, answers), 'finished');
-  await page.waitForFunction(() => document.querySelector('#experiment-stage').hidden);
+  await finishSession(page, answers);
   const total = answers.size;
 
   // Finished here: the device's copy (every trial) counts; the partial file's does not.
@@ -173,10 +151,7 @@ test('after an answer during the stimulus the mask stays its whole mask_ms; a hi
     const screen = await nextScreen(page);
     if (screen === 'closed') break;
     if (screen === 'screen') {
-      const next = page.locator('#experiment-stage #jspsych-instructions-next, #experiment-stage #jspsych-html-button-response-btngroup button').first();
-      const finish = (await next.textContent()).trim() === 'Finish';
-      await next.click();
-      if (finish) break;
+      if (await clickThrough(page)) break;
       continue;
     }
     // A trial: the page answers it; wait until it is over.
@@ -217,16 +192,11 @@ test('after an answer during the stimulus the mask stays its whole mask_ms; a hi
 });
 
 test('time_elapsed goes on across a reload and never goes back', async () => {
-  const page = await open();
-  await startExperiment(page, { participant: 'clock', durations: 'unlimited' });
-  const answers = new Map();
-  assert.equal(await participate(page, answers, { stopAfter: 6 }), 'stopped');
+  const { page, answers } = await sessionUnderWay({ participant: 'clock', answered: 6 });
   const [{ trials: early }] = await storedSessions(page);
   const last = Math.max(...early.map((t) => t.time_elapsed));
-  await reloadLab(page);
-  assert.match(await resumed(page), /Welcome back/);
-  assert.equal(await participate(page, answers), 'finished');
-  await page.waitForFunction(() => document.querySelector('#experiment-stage').hidden);
+  assert.match(await reloadAndResume(page), /Welcome back/);
+  await finishSession(page, answers);
 
   const [{ session, trials }] = await storedSessions(page);
   assert.equal(trials.length, answers.size);
@@ -243,7 +213,7 @@ test('time_elapsed goes on across a reload and never goes back', async () => {
 
 test('a session asks for persistent storage once and records the answer', async () => {
   // Count the calls (across the reload, in localStorage) and grant.
-  const page = await open(() => {
+  const init = () => {
     if (!navigator.storage) return;
     Object.defineProperty(navigator.storage, 'persist', {
       configurable: true,
@@ -252,10 +222,8 @@ test('a session asks for persistent storage once and records the answer', async 
         return true;
       },
     });
-  });
-  await startExperiment(page, { participant: 'keep', durations: 'unlimited' });
-  const answers = new Map();
-  assert.equal(await participate(page, answers, { stopAfter: 2 }), 'stopped');
+  };
+  const { page, answers } = await sessionUnderWay({ participant: 'keep', answered: 2, init });
   // The answer is recorded when it comes, without holding up the session.
   let session;
   for (let k = 0; k < 50; k += 1) {
@@ -266,10 +234,8 @@ test('a session asks for persistent storage once and records the answer', async 
   assert.equal(session.storage_persistence?.persisted, true, JSON.stringify(session.storage_persistence));
   assert.equal(await page.evaluate(() => localStorage.getItem('persist-calls')), '1');
   // Resumed after a reload: not asked again.
-  await reloadLab(page);
-  assert.match(await resumed(page), /Welcome back/);
-  assert.equal(await participate(page, answers), 'finished');
-  await page.waitForFunction(() => document.querySelector('#experiment-stage').hidden);
+  assert.match(await reloadAndResume(page), /Welcome back/);
+  await finishSession(page, answers);
   [{ session }] = await storedSessions(page);
   assert.equal(session.status, 'complete');
   assert.equal(await page.evaluate(() => localStorage.getItem('persist-calls')), '1');
@@ -277,10 +243,7 @@ test('a session asks for persistent storage once and records the answer', async 
 });
 
 test('a lost consent flag does not bring the consent screen back; the saved trials stay', async () => {
-  const page = await open();
-  await startExperiment(page, { participant: 'agreed', durations: 'unlimited' });
-  const answers = new Map();
-  assert.equal(await participate(page, answers, { stopAfter: 5 }), 'stopped');
+  const { page, answers } = await sessionUnderWay({ participant: 'agreed', answered: 5 });
   const [{ session }] = await storedSessions(page);
   assert.equal(session.consented, true);
   // The flag goes missing from the stored session (an interrupted or overwritten write).
@@ -291,8 +254,7 @@ test('a lost consent flag does not bring the consent screen back; the saved tria
     delete record.consented_at;
     await store.putSession(record);
   }, session.session_id);
-  await reloadLab(page);
-  const text = await resumed(page);
+  const text = await reloadAndResume(page);
   assert.doesNotMatch(text, /I agree to take part|I do not agree/, 'the consent screen came back');
   assert.match(text, /Welcome back/);
   assert.match(text, /done 5 of/);
@@ -300,8 +262,7 @@ test('a lost consent flag does not bring the consent screen back; the saved tria
   assert.equal(trials.length, 5, 'the saved trials are kept');
   assert.equal(restored.consented, true);
   assert.equal(restored.consent_restored?.saved_trials, 5);
-  assert.equal(await participate(page, answers), 'finished');
-  await page.waitForFunction(() => document.querySelector('#experiment-stage').hidden);
+  await finishSession(page, answers);
   const [{ session: done, trials: all }] = await storedSessions(page);
   assert.equal(done.status, 'complete');
   assert.equal(all.length, answers.size, 'every answer stored once');

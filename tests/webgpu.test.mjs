@@ -1,34 +1,29 @@
 // The WebGPU path. Headless Chromium here exposes only SwiftShader (WebGPU emulated on the CPU),
 // so this checks correctness, not speed: switching, a short training run, async readbacks, and
 // that a device failure reaches the page as a readable error with the module still usable.
-import { test, before, after } from 'node:test';
+// Each test opens its own page.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { requireBuiltSite, serve, launch, openLab, train, mean, ARTIFACTS } from './browser.mjs';
+import { labSuite, train, mean, message, compareMidRun, ARTIFACTS } from './browser.mjs';
 
-let server, url, browser, page;
+const lab = labSuite(import.meta.url, { webgpu: true });
 
-before(async () => {
-  await requireBuiltSite();
-  ({ server, url } = await serve());
-  browser = await launch({ webgpu: true });
-  page = await openLab(browser, `${url}?test_limit=200`);
-});
-
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
-
-test('WebGPU: the page finds an adapter and trains on it', async () => {
-  const hasGpu = await page.evaluate(async () => !!(navigator.gpu && await navigator.gpu.requestAdapter()));
-  assert.ok(hasGpu, 'Chromium offered no WebGPU adapter (is --enable-unsafe-webgpu honoured?)');
+/** Switches the page to WebGPU and checks that it says so (or fails with the page's message). */
+async function useWebGpu(page) {
   await page.selectOption('#backend-select', 'webgpu');
   await page.waitForFunction(() => /WebGPU/.test(document.querySelector('#backend-name').textContent)
     || !document.querySelector('#message').hidden, null, { timeout: 120_000 });
   const name = await page.textContent('#backend-name');
-  console.log(`backend: ${name}`);
-  assert.match(name, /WebGPU/, await page.textContent('#message'));
+  assert.match(name, /WebGPU/, await message(page));
+  return name;
+}
+
+test('WebGPU: the page finds an adapter and trains on it', async () => {
+  const page = await lab.open('?test_limit=200');
+  const hasGpu = await page.evaluate(async () => !!(navigator.gpu && await navigator.gpu.requestAdapter()));
+  assert.ok(hasGpu, 'Chromium offered no WebGPU adapter (is --enable-unsafe-webgpu honoured?)');
+  console.log(`backend: ${await useWebGpu(page)}`);
 
   const run = await train(page, { rule: 'bp', epochs: 1, trainLimit: 640 }, 1_200_000);
   await page.screenshot({ path: fileURLToPath(new URL('webgpu-run.png', ARTIFACTS)), fullPage: true });
@@ -43,11 +38,8 @@ test('WebGPU: the page finds an adapter and trains on it', async () => {
 // relaxation, goodness, Hebbian updates) runs on the GPU backend at least once. The software
 // adapter takes ~25 s per batch of 64, so batches of 16, one per rule, and 20 test images.
 test('WebGPU: every learning rule trains a batch', async () => {
-  const gpuPage = await openLab(browser, `${url}?test_limit=20`);
-  await gpuPage.selectOption('#backend-select', 'webgpu');
-  await gpuPage.waitForFunction(() => /WebGPU/.test(document.querySelector('#backend-name').textContent)
-    || !document.querySelector('#message').hidden, null, { timeout: 120_000 });
-  assert.match(await gpuPage.textContent('#backend-name'), /WebGPU/, await gpuPage.textContent('#message'));
+  const gpuPage = await lab.open('?test_limit=20');
+  await useWebGpu(gpuPage);
   const rules = await gpuPage.evaluate(() => [...document.querySelectorAll('#rule option')].map((o) => o.value));
   assert.ok(rules.length >= 10, `rules offered: ${rules}`);
   await gpuPage.fill('#batch_size', '16');
@@ -60,7 +52,6 @@ test('WebGPU: every learning rule trains a batch', async () => {
     assert.ok(run.losses.every(Number.isFinite), `${rule}: loss ${run.losses}`);
     assert.ok(Number.isFinite(run.accuracy), `${rule}: no test accuracy`);
   }
-  await gpuPage.close();
 });
 
 // Issue 18: after a finished run the backend switches (the finished run used to block it), the
@@ -68,28 +59,16 @@ test('WebGPU: every learning rule trains a batch', async () => {
 // comparison asked for mid-run on WebGPU, where the lab's awaits really yield, waits for the
 // batch instead of taking the lab from it and aborting the run.
 test('WebGPU: switching after a finished run moves the kept models; compare mid-run keeps the run', async () => {
-  const p = await openLab(browser, `${url}?test_limit=20`);
+  const p = await lab.open('?test_limit=20');
   const cpuRun = await train(p, { rule: 'bp', epochs: 1, trainLimit: 256 });
   assert.equal(cpuRun.state, 'finished', cpuRun.message);
-  await p.selectOption('#backend-select', 'webgpu');
-  await p.waitForFunction(() => /WebGPU/.test(document.querySelector('#backend-name').textContent)
-    || !document.querySelector('#message').hidden, null, { timeout: 120_000 });
-  assert.match(await p.textContent('#backend-name'), /WebGPU/, await p.textContent('#message'));
+  await useWebGpu(p);
   await p.click('#compare');
   await p.waitForFunction(() => window.labState.comparison || !document.querySelector('#message').hidden, null, { timeout: 600_000 });
   assert.ok(await p.evaluate(() => window.labState.comparison), `compare after the switch: ${await p.textContent('#message')}`);
 
   await p.fill('#batch_size', '16');
-  await p.fill('#epochs', '1');
-  await p.fill('#train_limit', '48');
-  await p.click('#start');
-  await p.waitForFunction(() => window.labState.losses.length >= 1, null, { timeout: 600_000 });
-  await p.evaluate(() => { window.labState.comparisonBefore = window.labState.comparison; });
-  await p.selectOption('#compare-layer', '1');
-  await p.waitForFunction(() => ['finished', 'idle', 'stopped'].includes(document.body.dataset.runState)
-    && !document.querySelector('#start').disabled, null, { timeout: 1_200_000, polling: 500 });
-  assert.equal(await p.evaluate(() => document.body.dataset.runState), 'finished', `the run was aborted: ${await p.textContent('#message')}`);
-  await p.waitForFunction(() => window.labState.comparison !== window.labState.comparisonBefore, null, { timeout: 600_000 });
+  await compareMidRun(p, { trainLimit: 48, batches: 1, timeout: 1_200_000 });
 
   await p.selectOption('#backend-select', 'cpu');
   await p.waitForFunction(() => /CPU/.test(document.querySelector('#backend-name').textContent), null, { timeout: 120_000 });
@@ -99,5 +78,4 @@ test('WebGPU: switching after a finished run moves the kept models; compare mid-
   await p.fill('#batch_size', '64');
   const again = await train(p, { rule: 'bp', epochs: 1, trainLimit: 256 });
   assert.equal(again.state, 'finished', again.message);
-  await p.close();
 });
