@@ -64,7 +64,7 @@ test('WebGPU: switching after a finished run moves the kept models; compare mid-
   assert.equal(cpuRun.state, 'finished', cpuRun.message);
   await useWebGpu(p);
   await p.click('#compare');
-  await p.waitForFunction(() => window.labState.comparison || !document.querySelector('#message').hidden, null, { timeout: 600_000 });
+  await p.waitForFunction(() => window.labState.comparison || !document.querySelector('#message').hidden, null, { timeout: 1_200_000 });
   assert.ok(await p.evaluate(() => window.labState.comparison), `compare after the switch: ${await p.textContent('#message')}`);
 
   await p.fill('#batch_size', '16');
