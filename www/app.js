@@ -230,14 +230,18 @@ const handlers = {
     batchesPerEpoch = msg.batches_per_epoch;
     $('progress').max = msg.batches_per_epoch * msg.epochs;
     $('progress').value = 0;
-    $('progress-text').textContent = `Training on ${msg.train_images.toLocaleString()} images…`;
+    $('progress-text').textContent = `Training on ${msg.train_images.toLocaleString()} images` +
+      `${msg.workers > 1 ? `, each batch split over ${msg.workers} CPU workers` : ''}…`;
+    document.body.dataset.workers = String(msg.workers);
   },
   [FromWorker.PROGRESS]: (msg) => {
     $('progress').value = msg.done;
     $('progress-text').textContent =
       `Epoch ${msg.epoch + 1}/${msg.epochs}, batch ${msg.batch + 1}/${msg.batches_per_epoch} · ` +
       `loss ${msg.loss.toFixed(3)} · ${Math.round(msg.images_per_second)} images/s ` +
-      `(${Math.round(msg.ms_per_batch)} ms per batch) · about ${formatSeconds(msg.eta_seconds)} left`;
+      `(${Math.round(msg.ms_per_batch)} ms per batch${msg.workers > 1 ? `, ${msg.workers} CPU workers` : ''}) · ` +
+      `about ${formatSeconds(msg.eta_seconds)} left`;
+    document.body.dataset.workers = String(msg.workers);
     document.body.dataset.msPerBatch = String(msg.ms_per_batch);
     curves.addLoss(msg.epoch + (msg.batch + 1) / msg.batches_per_epoch, msg.loss);
     window.labState.losses.push(msg.loss);
@@ -379,6 +383,9 @@ function startWorker() {
   unansweredSince = null;
   const url = new URL('./worker.js', import.meta.url);
   if (SELF_TEST) url.searchParams.set('selftest', SELF_TEST);
+  // `?workers=N`: how many CPU workers split each batch (default: one per core, at most 4).
+  const workers = new URLSearchParams(location.search).get('workers');
+  if (workers) url.searchParams.set('workers', workers);
   worker = new Worker(url, { type: 'module' });
   worker.onmessage = (event) => {
     unansweredSince = null;

@@ -53,9 +53,9 @@ export const FromWorker = Object.freeze({
   BACKEND: 'backend',
   /** { type, task, train_images, test_images } */
   DATA: 'data',
-  /** { type, batches_per_epoch, epochs, train_images, test_images } */
+  /** { type, batches_per_epoch, epochs, train_images, test_images, workers } (workers: CPU workers splitting each batch) */
   STARTED: 'started',
-  /** { type, epoch, batch, batches_per_epoch, epochs, done, total, loss, images_per_second, ms_per_batch, eta_seconds } */
+  /** { type, epoch, batch, batches_per_epoch, epochs, done, total, loss, images_per_second, ms_per_batch, eta_seconds, workers } */
   PROGRESS: 'progress',
   /** { type, metrics, misclassified: [{index, label, predicted, pixels}], filters: {front_end, channels, size, values}, run_finished, kept } */
   EPOCH: 'epoch',

@@ -7,6 +7,7 @@
 // settles), the worker says so with `fatal: true` and the page starts a fresh worker.
 import init, { WebLab } from './pkg/microlearning.js';
 import { ToWorker, FromWorker, message } from './protocol.js';
+import { startShards, workerCount } from './shards.js';
 
 const DATA_FILES = {
   mnist: 'mnist10k',
@@ -22,6 +23,8 @@ const CALL_LIMIT_MS = 10 * 60 * 1000;
 // `?selftest=panic` on the worker's URL (set by the page from its own URL) lets the browser
 // tests make the module panic on purpose, to test the recovery.
 const SELF_TEST = new URL(self.location.href).searchParams.get('selftest');
+// `?workers=N` on the page (passed on here): train on N CPU workers; else one per core.
+const WORKERS = Number(new URL(self.location.href).searchParams.get('workers')) || null;
 
 let lab = null;
 let startError = null;    // why the module could not start
@@ -158,12 +161,43 @@ async function sendResults() {
   post(FromWorker.RESULTS, { json });
 }
 
+/**
+ * Helpers for the CPU backend's batches (www/shards.js), or null: on WebGPU the adapter does
+ * the work, and one core has nothing to share.
+ */
+async function shardsFor(config) {
+  const count = workerCount(WORKERS);
+  if (labStatus?.backend?.kind !== 'cpu' || count < 2) return null;
+  const onNotice = (text) => post(FromWorker.ERROR, { message: text, fatal: false });
+  return startShards({ count, config, task: config.task, files: await fetchData(config.task), onNotice });
+}
+
+/** One batch, on the helpers' cores too when there are helpers. */
+function trainBatch(at) {
+  if (!run.shards?.helpers.length) return useLab('train_batch', (l) => l.train_batch());
+  return run.shards.batch(
+    at,
+    (part, parts) => useLab('shard_update', (l) => l.shard_update(part, parts, at.epoch, at.batch)),
+    (shards, seconds) => useLab('apply_shards', (l) => l.apply_shards(shards, seconds)),
+  );
+}
+
 async function train(config) {
   // `run` exists from the click on: a Stop or Pause sent while the data loads is kept.
-  run = { config, started: false, paused: false, stopRequested: false, resume: null };
+  run = { config, started: false, paused: false, stopRequested: false, resume: null, shards: null };
+  const current = run; // `run` is null once the run ends, however it ends
+  try {
+    await trainRun(config);
+  } finally {
+    current.shards?.close();
+  }
+}
+
+async function trainRun(config) {
   const info = await withData(config.task, 'start', (l) => l.start(config));
+  run.shards = await shardsFor(config);
   run.started = true;
-  post(FromWorker.STARTED, info);
+  post(FromWorker.STARTED, { ...info, workers: run.shards?.workers ?? 1 });
   post(FromWorker.STATE, { state: 'running' });
   await postStatus();
   const total = info.batches_per_epoch * config.epochs;
@@ -171,6 +205,7 @@ async function train(config) {
   let images = 0;
   let seconds = 0;
   let lastPost = 0;
+  let at = { epoch: 0, batch: 0 };
   for (;;) {
     await nextTurn(); // lets pause/stop/predict messages in between batches
     if (run.stopRequested) {
@@ -185,7 +220,8 @@ async function train(config) {
       if (!run.stopRequested) post(FromWorker.STATE, { state: 'running' });
       continue;
     }
-    const report = await useLab('train_batch', (l) => l.train_batch());
+    const report = await trainBatch(at);
+    at = report.epoch_complete ? { epoch: report.epoch + 1, batch: 0 } : { epoch: report.epoch, batch: report.batch + 1 };
     done += 1;
     images += report.images;
     seconds += report.seconds;
@@ -196,11 +232,12 @@ async function train(config) {
         epoch: report.epoch, batch: report.batch, batches_per_epoch: info.batches_per_epoch,
         epochs: config.epochs, done, total, loss: report.loss,
         images_per_second: images / seconds, ms_per_batch: 1000 * seconds / done,
-        eta_seconds: (total - done) * (seconds / done),
+        eta_seconds: (total - done) * (seconds / done), workers: run.shards?.workers ?? 1,
       });
     }
     if (report.epoch_complete) {
       const epoch = await useLab('finish_epoch', (l) => l.finish_epoch());
+      run.shards?.advance();
       post(FromWorker.EPOCH, epoch);
       // The finished epochs reach the page at once: they survive even a crash of the module.
       await sendResults();

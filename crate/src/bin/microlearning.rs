@@ -1,6 +1,12 @@
 //! `microlearning`: the lab's experiments from the command line.
 
 use clap::{Parser, Subcommand};
+
+// A training step frees and re-allocates the same large buffers; glibc's malloc gives them back
+// to the kernel and faults them in again (with a TLB shootdown per page on 2 threads). mimalloc
+// keeps them for reuse.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use microlearning::cli::{
     CompareArgs, GridArgs, HumanCompareArgs, RobustnessArgs, ServeArgs, StudyArgs, TrainArgs,
     run_compare, run_grid, run_human_compare, run_robustness, run_serve, run_study, run_train,

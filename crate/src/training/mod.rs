@@ -15,4 +15,4 @@ pub use evaluation::{
 };
 pub use optimizer::build_optimizer;
 pub use robustness::{CONTRAST_LEVELS, Degradation, NOISE_LEVELS, RobustnessPoint, robustness};
-pub use trainer::{BatchReport, EVAL_BATCH, EpochMetrics, Trainer, limit_data};
+pub use trainer::{BatchReport, EVAL_BATCH, EpochMetrics, ShardUpdate, Trainer, limit_data};

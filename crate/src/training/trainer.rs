@@ -18,6 +18,9 @@ use crate::model::SeedNet;
 use crate::rng::LabRng;
 use crate::rules::{Backprop, LearningRule, build_rule};
 
+mod shards;
+pub use shards::ShardUpdate;
+
 /// Evaluation batch size: large batches are faster and need no gradients.
 pub const EVAL_BATCH: usize = 256;
 
@@ -68,6 +71,10 @@ pub struct Trainer {
     history: Vec<EpochMetrics>,
     last_evaluation: Option<Evaluation>,
     samples: Vec<DiagnosticSample>,
+    /// This replica's shard of the batch in progress, in data-parallel training (`shards`).
+    pending: Option<shards::PendingShard>,
+    /// Which parameters the rule updates, from the last shard computed.
+    update_mask: Option<Vec<bool>>,
 }
 
 /// Applies the config's train/test limits to a data split.
@@ -130,6 +137,8 @@ impl Trainer {
             history: Vec::new(),
             last_evaluation: None,
             samples: Vec::new(),
+            pending: None,
+            update_mask: None,
         };
         trainer.shuffle_rng.shuffle(&mut trainer.order);
         Ok(trainer)
@@ -194,20 +203,11 @@ impl Trainer {
     /// reaches the weights. It does not time itself (wasm has no `std` clock): the caller times
     /// the call and hands the seconds to [`Trainer::add_train_seconds`].
     pub async fn train_batch(&mut self) -> Result<BatchReport> {
-        if self.finished() {
-            return Err(LabError::Config("the run has already finished".into()));
-        }
-        if self.epoch_complete() {
-            return Err(LabError::Config(
-                "finish the epoch before the next batch".into(),
-            ));
-        }
+        self.check_batch_ready()?;
         if self.batch == 0 {
             self.rule.begin_epoch(self.epoch);
         }
-        let bs = self.config.batch_size;
-        let start = self.batch * bs;
-        let end = (start + bs).min(self.order.len());
+        let (start, end) = self.batch_range();
         let indices = &self.order[start..end];
         let images = images_to_tensor(&self.data.train, indices, &self.device);
         let labels = labels_to_tensor(&self.data.train, indices, &self.device);
@@ -241,10 +241,39 @@ impl Trainer {
                 layers,
             });
         }
+        Ok(self.apply_update(step.grads, loss, end - start))
+    }
+
+    /// An error unless a batch can run now.
+    fn check_batch_ready(&self) -> Result<()> {
+        if self.finished() {
+            return Err(LabError::Config("the run has already finished".into()));
+        }
+        if self.epoch_complete() {
+            return Err(LabError::Config(
+                "finish the epoch before the next batch".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[start, end)` of the batch in progress within the shuffled order.
+    fn batch_range(&self) -> (usize, usize) {
+        let start = self.batch * self.config.batch_size;
+        (start, (start + self.config.batch_size).min(self.order.len()))
+    }
+
+    /// The optimizer applies `update`, the rule adjusts after it, and the batch is done.
+    fn apply_update(
+        &mut self,
+        update: burn::optim::GradientsParams,
+        loss: f32,
+        images: usize,
+    ) -> BatchReport {
         let before = self.model.clone();
         let updated = self
             .optimizer
-            .step(self.learning_rate(), self.model.clone(), step.grads);
+            .step(self.learning_rate(), self.model.clone(), update);
         self.model = self.rule.after_update(&before, updated);
 
         self.loss_sum += loss as f64;
@@ -252,10 +281,10 @@ impl Trainer {
             epoch: self.epoch,
             batch: self.batch,
             loss,
-            images: end - start,
+            images,
         };
         self.batch += 1;
-        Ok(report)
+        report
     }
 
     /// Adds a batch's wall-clock time, as the caller measured it around
@@ -290,12 +319,30 @@ impl Trainer {
         };
         self.history.push(metrics.clone());
         self.last_evaluation = Some(evaluation);
+        self.next_epoch();
+        Ok(metrics)
+    }
+
+    /// A replica's end of epoch in data-parallel training (`shards`): the next epoch begins,
+    /// reshuffled as [`Trainer::finish_epoch`] would, without evaluating (the first replica
+    /// evaluates and records the epoch).
+    pub fn advance_epoch(&mut self) -> Result<()> {
+        if !self.epoch_complete() {
+            return Err(LabError::Config(
+                "the epoch still has batches to run".into(),
+            ));
+        }
+        self.samples.clear();
+        self.next_epoch();
+        Ok(())
+    }
+
+    fn next_epoch(&mut self) {
         self.epoch += 1;
         self.batch = 0;
         self.loss_sum = 0.0;
         self.epoch_seconds = 0.0;
         self.shuffle_rng.shuffle(&mut self.order);
-        Ok(metrics)
     }
 
     /// Evaluates the current model on any labelled set, with the rule's own inference where it

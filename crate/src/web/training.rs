@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use burn::module::Module;
 
-use js_sys::{Promise, Uint8Array};
-use serde::Serialize;
+use js_sys::{Float32Array, Promise, Uint8Array};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -20,7 +20,9 @@ use super::lab::{WebLab, status};
 use super::state::{BusyGuard, CurrentModel, Run, RunRecord, State};
 use crate::data::ImageSet;
 use crate::error::LabError;
-use crate::training::{EpochMetrics, Evaluation, TrainConfig, Trainer, limit_data};
+use crate::training::{
+    BatchReport, EpochMetrics, Evaluation, ShardUpdate, TrainConfig, Trainer, limit_data,
+};
 
 /// The most misclassified test images sent to the page's gallery.
 const GALLERY_LIMIT: usize = 60;
@@ -46,6 +48,53 @@ struct BatchInfo {
     /// work may finish inside the next batch's read-back).
     seconds: f64,
     epoch_complete: bool,
+}
+
+/// One shard's update across the boundary, between the page's CPU workers (see
+/// `training::shards`): its mean loss, its images and the flattened update.
+#[derive(Serialize, Deserialize)]
+struct ShardJs {
+    loss: f32,
+    images: usize,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    values: Float32Array,
+}
+
+impl ShardJs {
+    fn of(update: &ShardUpdate) -> Self {
+        Self {
+            loss: update.loss,
+            images: update.images,
+            values: Float32Array::from(update.values.as_slice()),
+        }
+    }
+
+    fn update(&self) -> ShardUpdate {
+        ShardUpdate {
+            loss: self.loss,
+            images: self.images,
+            values: self.values.to_vec(),
+        }
+    }
+}
+
+/// A sharded batch's report: the batch, and the averaged update the other replicas apply.
+#[derive(Serialize)]
+struct ShardedBatchInfo {
+    #[serde(flatten)]
+    batch: BatchInfo,
+    update: ShardJs,
+}
+
+fn batch_info(report: &BatchReport, seconds: f64, epoch_complete: bool) -> BatchInfo {
+    BatchInfo {
+        epoch: report.epoch,
+        batch: report.batch,
+        loss: report.loss,
+        images: report.images,
+        seconds,
+        epoch_complete,
+    }
 }
 
 #[derive(Serialize)]
@@ -254,14 +303,7 @@ impl WebLab {
                     run.trainer.add_train_seconds(seconds);
                     let epoch_complete = run.trainer.epoch_complete();
                     s.run = Some(run);
-                    to_js(&BatchInfo {
-                        epoch: report.epoch,
-                        batch: report.batch,
-                        loss: report.loss,
-                        images: report.images,
-                        seconds,
-                        epoch_complete,
-                    })
+                    to_js(&batch_info(&report, seconds, epoch_complete))
                 }
                 Err(e) => {
                     end_run(&mut s, run, Ending::Failed);
@@ -312,5 +354,89 @@ impl WebLab {
                 kept,
             })
         })
+    }
+}
+
+/// Data-parallel training (the page's CPU workers; see `training::shards` and www/shards.js):
+/// every worker runs a replica of the same run, computes its shard of each batch, and applies
+/// the average that the first worker (the one the page talks to) hands round.
+#[wasm_bindgen]
+impl WebLab {
+    /// Computes this replica's shard `part` of `parts` of batch `batch` of epoch `epoch`
+    /// (0-based; a replica that is elsewhere is out of step and refuses). Resolves to
+    /// `{loss, images, values: Float32Array}`. A failure ends the run like `train_batch`'s.
+    pub fn shard_update(&self, part: usize, parts: usize, epoch: usize, batch: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let (guard, mut run) = take_run(&state)?;
+            let at = (run.trainer.epoch(), run.trainer.batch_in_epoch());
+            let result = if at != (epoch, batch) {
+                Err(LabError::State(format!(
+                    "this replica is at epoch {} batch {}, asked for epoch {} batch {}",
+                    at.0 + 1,
+                    at.1 + 1,
+                    epoch + 1,
+                    batch + 1
+                )))
+            } else {
+                run.trainer.shard_update(part, parts).await
+            };
+            drop(guard);
+            let mut s = state.borrow_mut();
+            match result {
+                Ok(update) => {
+                    s.run = Some(run);
+                    to_js(&ShardJs::of(&update))
+                }
+                Err(e) => {
+                    end_run(&mut s, run, Ending::Failed);
+                    Err(js_error(failure_message(&e, &s)))
+                }
+            }
+        })
+    }
+
+    /// Applies the batch: `shards` (`[{loss, images, values}]`, every shard's update, this
+    /// replica's included, in shard order; a replica given the average alone applies it as it
+    /// is), after `seconds` of wall-clock time for the whole batch. Resolves to `train_batch`'s
+    /// report plus `update`, the averaged update for the other replicas.
+    pub fn apply_shards(&self, shards: JsValue, seconds: f64) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let shards: Vec<ShardJs> = from_js("shards", shards)?;
+            let shards: Vec<ShardUpdate> = shards.iter().map(ShardJs::update).collect();
+            let (guard, mut run) = take_run(&state)?;
+            let result = run.trainer.apply_shards(&shards).await;
+            drop(guard);
+            let mut s = state.borrow_mut();
+            match result {
+                Ok((report, average)) => {
+                    run.trainer.add_train_seconds(seconds);
+                    let epoch_complete = run.trainer.epoch_complete();
+                    s.run = Some(run);
+                    to_js(&ShardedBatchInfo {
+                        batch: batch_info(&report, seconds, epoch_complete),
+                        update: ShardJs::of(&average),
+                    })
+                }
+                Err(e) => {
+                    end_run(&mut s, run, Ending::Failed);
+                    Err(js_error(failure_message(&e, &s)))
+                }
+            }
+        })
+    }
+
+    /// A replica's end of epoch: the next epoch begins (reshuffled like the first worker's)
+    /// without the test-set evaluation, which the first worker does.
+    pub fn advance_epoch(&self) -> Result<(), JsValue> {
+        self.with(|s| {
+            let run = s
+                .run
+                .as_mut()
+                .ok_or_else(|| LabError::State("no training run".into()))?;
+            run.trainer.advance_epoch()
+        })
+        .map_err(js_error)
     }
 }
