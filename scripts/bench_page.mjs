@@ -1,6 +1,8 @@
 // Times the page's own training step (bp, learned front end, Adam, batch 64, MNIST-10k,
 // diagnostics off) in Debian's Chromium, through the UI, on the CPU or the WebGPU backend.
-// Usage: node scripts/bench_page.mjs --backend cpu|webgpu [--batches N] [--warmup W] [--json]
+// Usage: node scripts/bench_page.mjs --backend cpu|webgpu [--workers N] [--batches N] [--warmup W] [--json]
+// --workers N: the page's ?workers=N, the CPU workers that split each batch (default: the page's
+// own choice, one per core up to 4).
 // Prints one line (or, with --json, one JSON object) on stdout; everything else on stderr.
 //
 // Per-batch times: the worker times each `train_batch` call (crate/src/web/training.rs) and its
@@ -30,7 +32,7 @@ function options() {
   const { values } = parseArgs({
     options: {
       backend: { type: 'string', default: 'cpu' }, batches: { type: 'string' },
-      warmup: { type: 'string' }, json: { type: 'boolean', default: false },
+      warmup: { type: 'string' }, json: { type: 'boolean', default: false }, workers: { type: 'string' },
     },
   });
   const d = DEFAULTS[values.backend];
@@ -43,6 +45,7 @@ function options() {
   return {
     backend: values.backend, json: values.json, limitMs: d.limitMin * 60_000,
     batches: count(values.batches, d.batches, 1), warmup: count(values.warmup, d.warmup, 0),
+    workers: values.workers === undefined ? null : count(values.workers, 1, 1),
   };
 }
 
@@ -134,7 +137,7 @@ async function bench(opts, url) {
     const page = await newPage(await browser.newContext());
     await page.addInitScript(watchWorkers, { diagnostics_every: 0 });
     // A small test set: the evaluation at an epoch's end is not timed and need not be long.
-    await page.goto(`${url}?test_limit=200`);
+    await page.goto(`${url}?test_limit=200${opts.workers ? `&workers=${opts.workers}` : ''}`);
     await waitReady(page);
     const gpu = opts.backend === 'webgpu' ? await useWebGpu(page) : null;
     const software = !!gpu && (gpu.isFallbackAdapter || /swiftshader/i.test(`${gpu.architecture} ${gpu.vendor} ${gpu.description}`));
@@ -179,7 +182,8 @@ async function bench(opts, url) {
     log(`  timed ms:   ${timed.map((t) => t.toFixed(1)).join(', ')}`);
     const hardwareConcurrency = await page.evaluate(() => navigator.hardwareConcurrency);
     await page.click('#stop').catch(() => {});
-    return { description, software, gpu, timed, hardwareConcurrency };
+    const workers = await page.evaluate(() => window.bench.started?.workers ?? 1);
+    return { description, software, gpu, timed, hardwareConcurrency, workers };
   } finally {
     await browser.close();
   }
@@ -208,7 +212,7 @@ async function main() {
     median_ms: round(medianMs), min_ms: round(Math.min(...run.timed)), max_ms: round(Math.max(...run.timed)),
     images_per_second: round(1000 * BATCH / medianMs),
     wasm_bytes: wasm.length, wasm_gzip_bytes: gzipSync(wasm, { level: 9 }).length,
-    hardware_concurrency: run.hardwareConcurrency, per_batch_ms: run.timed.map(round),
+    hardware_concurrency: run.hardwareConcurrency, workers: run.workers, per_batch_ms: run.timed.map(round),
   };
   if (opts.json) {
     console.log(JSON.stringify(result));
@@ -218,7 +222,7 @@ async function main() {
   console.log(`${result.backend}${run.software ? ' (SOFTWARE adapter)' : ''}: median ${medianMs.toFixed(1)} ms per batch of ${BATCH} ` +
     `(min ${result.min_ms.toFixed(1)}, max ${result.max_ms.toFixed(1)}; ${result.batches} batches after ${result.warmup} warm-up) = ` +
     `${Math.round(result.images_per_second)} images/s · ${result.adapter} · wasm ${mb(result.wasm_bytes)}, gzip ${mb(result.wasm_gzip_bytes)} · ` +
-    `hardwareConcurrency ${result.hardware_concurrency}`);
+    `hardwareConcurrency ${result.hardware_concurrency} · ${result.workers} CPU worker(s)`);
 }
 
 main().catch((err) => {

@@ -5,19 +5,20 @@
 # busy machine slows them alike. Prints a Markdown table (the README quotes it).
 #
 #   bash scripts/bench_speed.sh                 # 3 rounds, page CPU + WebGPU
-#   ROUNDS=1 PAGE="cpu" bash scripts/bench_speed.sh
+#   ROUNDS=1 PAGE="cpu-1 cpu-2" bash scripts/bench_speed.sh   # PAGE="" skips the page
 #
 # The step is one batch of 64 (batch to tensor, forward, backward, Adam), backprop, learned front
 # end, diagnostics off, timed over one epoch of MNIST-10k (124 steps) for the native rows
 # (`microlearning train --rule bp --epochs 1 --diagnostics-every 0`, from its images/s) and
 # PyTorch (scripts/bench_torch.py, the same loop, its mean step), and over 30 batches after 3 warm-up
-# batches for the page (scripts/bench_page.mjs; WebGPU 5 after 2). Peak memory is
+# batches for the page (scripts/bench_page.mjs, with ?workers=N; WebGPU 5 after 2). Peak memory is
 # /usr/bin/time's maximum resident set of the whole one-epoch run.
 source "$(dirname "$0")/common.sh"
 require_rust
 
 ROUNDS="${ROUNDS:-3}"
-PAGE="${PAGE-cpu webgpu}"
+# The page's runs: cpu-1 (one worker), cpu-N (each batch split over N CPU workers), webgpu.
+PAGE="${PAGE-cpu-1 cpu-$(nproc) webgpu}"
 CORES="$(nproc)"
 THREADS="1 2"
 [ "$CORES" -gt 2 ] && THREADS="$THREADS $CORES"
@@ -53,10 +54,15 @@ for round in $(seq 1 "$ROUNDS"); do
                 >"$OUT/torch-$t-$round.json" 2>/dev/null || die "PyTorch's run failed"
         fi
     done
-    for backend in $PAGE; do
-        log "round $round/$ROUNDS: the page, $backend"
-        node scripts/bench_page.mjs --backend "$backend" --json >"$OUT/page-$backend-$round.json" \
-            || die "the page's $backend run failed"
+    for run in $PAGE; do
+        log "round $round/$ROUNDS: the page, $run"
+        case "$run" in
+            cpu-*) args=(--backend cpu --workers "${run#cpu-}") ;;
+            webgpu) args=(--backend webgpu) ;;
+            *) die "unknown page run $run (cpu-N or webgpu)" ;;
+        esac
+        node scripts/bench_page.mjs "${args[@]}" --json >"$OUT/page-$run-$round.json" \
+            || die "the page's $run run failed"
     done
 done
 
@@ -104,7 +110,11 @@ for backend in page:
             ms.append(p["median_ms"])
             info = p
     if info:
-        label = "CPU, wasm simd128, 1 thread" if backend == "cpu" else f"WebGPU, {info.get('adapter') or 'adapter'}"
+        if backend.startswith("cpu"):
+            n = info.get("workers", 1)
+            label = f"CPU, wasm simd128, {n} worker{'s' if n != 1 else ''}"
+        else:
+            label = f"WebGPU, {info.get('adapter') or 'adapter'}{' (software)' if info.get('software_adapter') else ''}"
         rows.append((f"the page ({label})", ms, []))
 
 print("| | ms per step | images/s | peak memory (MB) |")

@@ -13,6 +13,9 @@ start_postgres
 log "cargo test (library, CLI end to end, collection server on SQLite and PostgreSQL, benchmarks in test mode)"
 # --all-targets also compiles and runs each criterion benchmark once, so they cannot rot.
 cargo test --workspace --all-targets
+log "the patched burn-flex's own tests (its 430, the new conv kernels' among them)"
+# A separate target folder: the crate is its own workspace, built with its dev-dependencies.
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR-flex" cargo test --release --lib --manifest-path crate/patches/burn-flex/Cargo.toml
 export MICROLEARNING_BIN="$CARGO_TARGET_DIR/debug/microlearning"
 [ -x "$MICROLEARNING_BIN" ] || die "cargo test did not build $MICROLEARNING_BIN"
 

@@ -27,6 +27,8 @@ const oneEpochModel = once(async () => {
     const galleryFigures = await page.locator('#gallery figure').count();
     await page.screenshot({ path: fileURLToPath(new URL('cpu-after-one-epoch.png', ARTIFACTS)), fullPage: true });
     const accuracy = Number(await page.getAttribute('#test-accuracy', 'data-value'));
+    run.workers = Number(await page.evaluate(() => document.body.dataset.workers));
+    run.cores = await page.evaluate(() => navigator.hardwareConcurrency);
     const weights = (await download(page, '#download-weights', () => join(folder, 'weights.bpk'))).path;
     const results = (await download(page, '#download-results', () => join(folder, 'results.json'))).path;
     return { run, longTasks, galleryFigures, accuracy, weights, results };
@@ -62,6 +64,22 @@ test('one epoch of MNIST-10k on the CPU reaches >= 93% with a responsive page', 
   assert.ok(worst <= 200, `a main-thread task took ${worst} ms`);
   // The views were drawn: a gallery of mistakes.
   assert.ok(galleryFigures > 0);
+});
+
+test('each batch is split over one CPU worker per core, and ?workers=1 trains in one', async () => {
+  // The fixture's epoch ran with the page's default: one worker per core (at most 4), each a
+  // wasm module of its own computing a shard of every batch (www/shards.js).
+  const { run } = await oneEpochModel();
+  const expected = Math.min(Math.max(run.cores, 1), 4);
+  assert.equal(run.workers, expected, `${run.workers} workers on ${run.cores} cores`);
+  console.log(`${run.workers} CPU workers: ${run.msPerBatch.toFixed(1)} ms per batch of 64`);
+  const page = await lab.open('?workers=1');
+  const single = await train(page, { epochs: 1, trainLimit: 1280 });
+  assert.equal(single.state, 'finished', single.message);
+  assert.equal(single.message, null);
+  assert.equal(Number(await page.evaluate(() => document.body.dataset.workers)), 1);
+  assert.ok(mean(single.losses.slice(-3)) < mean(single.losses.slice(0, 3)), 'the loss did not fall');
+  console.log(`1 CPU worker: ${single.msPerBatch.toFixed(1)} ms per batch of 64`);
 });
 
 test('robustness: accuracy without degradation equals the test accuracy, and noise lowers it', async () => {

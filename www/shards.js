@@ -96,11 +96,13 @@ class ShardPool {
   get workers() { return this.helpers.length + 1; }
 
   /**
-   * One batch, split: `ownShard(part, parts)` and `apply(shards, seconds)` call this worker's
-   * lab. Resolves to the batch's report. A helper's failure lets every helper go; the batch is
-   * then applied from the shards that arrived (this worker's is always one of them).
+   * One batch, split: `ownShard(part, parts)`, `average(shards)` and `apply(shards, seconds)`
+   * call this worker's lab. The average goes to the helpers before this worker applies it, so
+   * they apply it meanwhile. Resolves to the batch's report. A helper's failure lets every
+   * helper go; the batch is then applied from the shards that arrived (this worker's is always
+   * one of them).
    */
-  async batch(at, ownShard, apply) {
+  async batch(at, ownShard, average, apply) {
     const t0 = performance.now();
     const parts = this.workers;
     const theirs = this.helpers.map((h, k) => h.call({ type: 'shard', part: k + 1, parts, ...at }));
@@ -110,10 +112,9 @@ class ShardPool {
     const failed = settled.find((r) => r.status === 'rejected');
     const shards = [own, ...settled.filter((r) => r.status === 'fulfilled').map((r) => r.value)];
     if (failed) this.close(`a helper worker failed (${failed.reason?.message || failed.reason}); training goes on in one worker`);
-    const report = await apply(shards, (performance.now() - t0) / 1000);
-    for (const h of this.helpers) h.send({ type: 'apply', update: report.update });
-    delete report.update; // the page needs the batch, not the 1.2 M values
-    return report;
+    const update = await average(shards);
+    for (const h of this.helpers) h.send({ type: 'apply', update });
+    return apply([update], (performance.now() - t0) / 1000);
   }
 
   /** The epoch ended (the training worker evaluated it): the replicas move on too. */

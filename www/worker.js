@@ -178,6 +178,7 @@ function trainBatch(at) {
   return run.shards.batch(
     at,
     (part, parts) => useLab('shard_update', (l) => l.shard_update(part, parts, at.epoch, at.batch)),
+    (shards) => useLab('average_shards', (l) => l.average_shards(shards)),
     (shards, seconds) => useLab('apply_shards', (l) => l.apply_shards(shards, seconds)),
   );
 }

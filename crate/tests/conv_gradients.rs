@@ -13,7 +13,7 @@
 use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, relu, softmax};
+use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::module::{conv2d, unfold4d};
 use burn::tensor::ops::{ConvOptions, UnfoldOptions};
 use microlearning::data::{DataSplit, Task, images_to_tensor};
@@ -90,9 +90,10 @@ fn reference_forward(x: Tensor<4>, layer: &Conv2d) -> Tensor<4> {
     (kernel.matmul(cols) + bias).reshape([b, c_out, h - kh + 1, w - kw + 1]) // [B, C_out, H', W']
 }
 
-/// One convolution of the seed network on a batch: autodiff's forward, dX, dW and db (through
-/// the patched kernels) against the references, with the input gradient taken through
-/// `feedback` (a fixed B, as feedback alignment does) when one is given.
+/// One convolution of the seed network (`layer`, built on the autodiff device) on a batch:
+/// autodiff's forward, dX, dW and db (through the patched kernels) against the references, with
+/// the input gradient taken through `feedback` (a fixed B, as feedback alignment does) when one
+/// is given.
 fn check_layer(name: &str, layer: &Conv2d, x: Tensor<4>, feedback: Option<Tensor<4>>, seed: u64) {
     let device = x.device();
     let tracked = device.clone().autodiff();
@@ -101,7 +102,6 @@ fn check_layer(name: &str, layer: &Conv2d, x: Tensor<4>, feedback: Option<Tensor
     let plain_layer = layer.clone().valid();
     let x_plain = x.clone();
 
-    let layer = layer.clone().fork(&tracked);
     let x = Tensor::<4>::from_data(x.into_data(), &tracked).require_grad();
     let feedback_tracked = feedback.clone().map(|b| Tensor::<4>::from_data(b.into_data(), &tracked));
     let y = conv_with_feedback(&layer, x.clone(), feedback_tracked.as_ref());
@@ -131,10 +131,10 @@ fn check_layer(name: &str, layer: &Conv2d, x: Tensor<4>, feedback: Option<Tensor
 #[test]
 fn the_seed_convolutions_match_the_reference_on_a_batch() {
     let device = Device::flex();
-    let model = SeedNet::init(0, &device);
+    let model = SeedNet::init(0, &device.clone().autodiff());
     let x = images(64, &device);
     check_layer("conv1", &model.conv1, x.clone(), None, 1);
-    let h = model.first_layer(x); // [64, 32, 26, 26]
+    let h = model.valid().first_layer(x); // [64, 32, 26, 26]
     check_layer("conv2", &model.conv2, h.clone(), None, 2);
     // Feedback alignment's conv2: the input gradient flows through a fixed random B.
     let b = random(3, model.conv2.weight.val().dims(), &device).mul_scalar(0.05);

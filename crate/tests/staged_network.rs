@@ -5,10 +5,18 @@
 //! loss and accuracy, the gradient-alignment diagnostics and the activation capture of the
 //! trained model are compared, bit for bit, with `golden/staged_network.json`.
 //!
-//! That file was written by this test (`MICROLEARNING_RECORD_GOLDEN=1 cargo test --test
-//! staged_network`) on the code before the network was split into stages, on an x86-64 CPU
-//! with AVX-512, whose gemm and conv kernels fix the rounding. On a CPU without AVX-512 the
-//! kernels round differently, so there the comparison is to 1e-4 relative and says so.
+//! That file is written by this test (`MICROLEARNING_RECORD_GOLDEN=1 cargo test --test
+//! staged_network`) on an x86-64 CPU with AVX-512, whose gemm and conv kernels fix the rounding.
+//! On a CPU without AVX-512 the kernels round differently, so there the comparison is to 1e-4
+//! relative and says so.
+//!
+//! Its history: first recorded on the code before the network was split into stages (the
+//! staged code then matched it bit for bit). Recorded again when the CPU's convolutions became
+//! one GEMM per image (`crate/patches/burn-flex`): against the old file, with
+//! `MICROLEARNING_GOLDEN_RELATIVE=1e-4`, every loss, accuracy and confusion count still matched
+//! to 1e-4; 40 numbers moved by more, all rounding: the capture's sums of squares by up to
+//! 2·10⁻⁴ relative, and update–BP angles of about 0.01° (a rule equal to backprop measures 0° or
+//! 0.01° depending on the last bits of an arccos near 1), the rest by < 0.02°.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -146,7 +154,7 @@ fn recorded_cpu() -> bool {
 }
 
 #[test]
-fn every_rule_gives_the_numbers_recorded_before_the_network_was_staged() {
+fn every_rule_gives_the_recorded_numbers() {
     let data = data();
     let got: BTreeMap<String, Value> = cases()
         .into_iter()
@@ -166,7 +174,14 @@ fn every_rule_gives_the_numbers_recorded_before_the_network_was_staged() {
         want.keys().collect::<Vec<_>>(),
         "the cases changed; the golden file must follow (and say why)"
     );
-    let relative = if recorded_cpu() {
+    // `MICROLEARNING_GOLDEN_RELATIVE=1e-4` compares to that relative tolerance instead: how a
+    // change of kernels (which moves the rounding, not the arithmetic) was checked before the
+    // file was recorded again.
+    let forced = std::env::var("MICROLEARNING_GOLDEN_RELATIVE").ok().and_then(|v| v.parse().ok());
+    let relative = if forced.is_some() {
+        eprintln!("comparing to {forced:?} relative, as asked");
+        forced
+    } else if recorded_cpu() {
         None
     } else {
         eprintln!("no AVX-512 here: comparing to 1e-4 relative, not bit for bit");

@@ -78,14 +78,6 @@ impl ShardJs {
     }
 }
 
-/// A sharded batch's report: the batch, and the averaged update the other replicas apply.
-#[derive(Serialize)]
-struct ShardedBatchInfo {
-    #[serde(flatten)]
-    batch: BatchInfo,
-    update: ShardJs,
-}
-
 fn batch_info(report: &BatchReport, seconds: f64, epoch_complete: bool) -> BatchInfo {
     BatchInfo {
         epoch: report.epoch,
@@ -397,12 +389,13 @@ impl WebLab {
     }
 
     /// Applies the batch: `shards` (`[{loss, images, values}]`, every shard's update, this
-    /// replica's included, in shard order; a replica given the average alone applies it as it
-    /// is), after `seconds` of wall-clock time for the whole batch. Resolves to `train_batch`'s
-    /// report plus `update`, the averaged update for the other replicas.
+    /// replica's included, in shard order, or their average alone, applied as it is).
+    /// `seconds` is the batch's wall-clock time before this call, to which this call's own is
+    /// added. Resolves to `train_batch`'s report.
     pub fn apply_shards(&self, shards: JsValue, seconds: f64) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
+            let t0 = now_ms();
             let shards: Vec<ShardJs> = from_js("shards", shards)?;
             let shards: Vec<ShardUpdate> = shards.iter().map(ShardJs::update).collect();
             let (guard, mut run) = take_run(&state)?;
@@ -410,14 +403,12 @@ impl WebLab {
             drop(guard);
             let mut s = state.borrow_mut();
             match result {
-                Ok((report, average)) => {
+                Ok((report, _average)) => {
+                    let seconds = seconds + (now_ms() - t0) / 1000.0;
                     run.trainer.add_train_seconds(seconds);
                     let epoch_complete = run.trainer.epoch_complete();
                     s.run = Some(run);
-                    to_js(&ShardedBatchInfo {
-                        batch: batch_info(&report, seconds, epoch_complete),
-                        update: ShardJs::of(&average),
-                    })
+                    to_js(&batch_info(&report, seconds, epoch_complete))
                 }
                 Err(e) => {
                     end_run(&mut s, run, Ending::Failed);
@@ -425,6 +416,30 @@ impl WebLab {
                 }
             }
         })
+    }
+
+    /// The batch's update from every shard's (`[{loss, images, values}]`, in shard order):
+    /// their average by image count, which the first worker hands round and then applies with
+    /// `apply_shards([average])`. Changes nothing, except that a diverged loss ends the run as
+    /// `train_batch` would.
+    pub fn average_shards(&self, shards: JsValue) -> Result<JsValue, JsValue> {
+        let shards: Vec<ShardJs> = from_js("shards", shards)?;
+        let shards: Vec<ShardUpdate> = shards.iter().map(ShardJs::update).collect();
+        let mut s = self.state.borrow_mut();
+        let run = s
+            .run
+            .take()
+            .ok_or_else(|| js_error(LabError::State("no training run; press Start".into())))?;
+        match run.trainer.average_shards(&shards) {
+            Ok(average) => {
+                s.run = Some(run);
+                to_js(&ShardJs::of(&average))
+            }
+            Err(e) => {
+                end_run(&mut s, run, Ending::Failed);
+                Err(js_error(failure_message(&e, &s)))
+            }
+        }
     }
 
     /// A replica's end of epoch: the next epoch begins (reshuffled like the first worker's)

@@ -148,22 +148,11 @@ impl Trainer {
         Ok(ShardUpdate { loss, images: hi - lo, values })
     }
 
-    /// Applies the batch's update: the shards' updates averaged by image count (in the order
-    /// given; a single update is applied as it is), after the same divergence check as
-    /// [`Trainer::train_batch`]. Every replica calls it with the same updates, having computed
-    /// its own shard of the same batch first. Returns the batch's report and the averaged
-    /// update, which the other replicas apply as their single shard.
-    pub async fn apply_shards(
-        &mut self,
-        shards: &[ShardUpdate],
-    ) -> Result<(BatchReport, ShardUpdate)> {
-        let pending = self
-            .pending
-            .take()
-            .ok_or_else(|| LabError::State("compute this replica's shard of the batch first".into()))?;
-        if (pending.epoch, pending.batch) != (self.epoch, self.batch) {
-            return Err(LabError::State("the shard belongs to another batch".into()));
-        }
+    /// The batch's update: the shards' updates averaged by image count (in the order given; a
+    /// single update is returned as it is), after the same divergence check as
+    /// [`Trainer::train_batch`]. Changes nothing: the first worker hands the average round
+    /// before applying it, so the replicas apply it while it does.
+    pub fn average_shards(&self, shards: &[ShardUpdate]) -> Result<ShardUpdate> {
         let total = self.parameter_count();
         let images: usize = shards.iter().map(|s| s.images).sum();
         if images == 0 {
@@ -176,7 +165,8 @@ impl Trainer {
             )));
         }
         let filled: Vec<&ShardUpdate> = shards.iter().filter(|s| s.images > 0).collect();
-        let loss = (filled.iter().map(|s| s.loss as f64 * s.images as f64).sum::<f64>() / images as f64) as f32;
+        let loss = (filled.iter().map(|s| s.loss as f64 * s.images as f64).sum::<f64>()
+            / images as f64) as f32;
         if !loss.is_finite() || loss > self.config.max_loss {
             return Err(LabError::Diverged {
                 epoch: self.epoch + 1,
@@ -185,7 +175,7 @@ impl Trainer {
                 limit: self.config.max_loss,
             });
         }
-        let average: Vec<f32> = if let [only] = filled.as_slice() {
+        let values = if let [only] = filled.as_slice() {
             only.values.clone()
         } else {
             let mut sum = vec![0f32; total];
@@ -197,12 +187,35 @@ impl Trainer {
             }
             sum
         };
-        let grads = unflatten(&self.model, &average, &pending.present, &self.device.clone().inner());
+        Ok(ShardUpdate { loss, images, values })
+    }
+
+    /// Applies the batch's update, [`Trainer::average_shards`] of `shards`. Every replica calls
+    /// it with the same updates (or their average alone), having computed its own shard of the
+    /// same batch first. Returns the batch's report and the average. A refused update changes
+    /// no weight; the shard must then be computed again.
+    pub async fn apply_shards(
+        &mut self,
+        shards: &[ShardUpdate],
+    ) -> Result<(BatchReport, ShardUpdate)> {
+        let pending = self.pending.take().ok_or_else(|| {
+            LabError::State("compute this replica's shard of the batch first".into())
+        })?;
+        if (pending.epoch, pending.batch) != (self.epoch, self.batch) {
+            return Err(LabError::State("the shard belongs to another batch".into()));
+        }
+        let average = self.average_shards(shards)?;
+        let grads = unflatten(
+            &self.model,
+            &average.values,
+            &pending.present,
+            &self.device.clone().inner(),
+        );
         if let Some(sample) = pending.sample {
             self.samples.push(sample);
         }
-        let report = self.apply_update(grads, loss, images);
-        Ok((report, ShardUpdate { loss, images, values: average }))
+        let report = self.apply_update(grads, average.loss, average.images);
+        Ok((report, average))
     }
 }
 
