@@ -32,8 +32,14 @@ fn assert_close<const D: usize>(what: &str, actual: Tensor<D>, reference: Tensor
     assert_eq!(actual.dims(), reference.dims(), "{what}: shapes differ");
     let (a, b) = (values(actual), values(reference));
     let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-    assert!(scale > 0.0, "{what}: the reference is all zeros, nothing is compared");
-    let worst = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(
+        scale > 0.0,
+        "{what}: the reference is all zeros, nothing is compared"
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
     assert!(
         a.iter().all(|v| v.is_finite()) && worst <= TOLERANCE * scale,
         "{what}: max |Δ| {worst:e} over max |ref| {scale:e} (relative {:e})",
@@ -58,7 +64,10 @@ fn images(n: usize, device: &Device) -> Tensor<4> {
 fn reference_weight_grad(x: Tensor<4>, dy: Tensor<4>, padding: [usize; 2]) -> Tensor<4> {
     let [b, c_in, h, w] = x.dims();
     let [_, c_out, h_out, w_out] = dy.dims();
-    let (kh, kw) = (h + 2 * padding[0] - h_out + 1, w + 2 * padding[1] - w_out + 1);
+    let (kh, kw) = (
+        h + 2 * padding[0] - h_out + 1,
+        w + 2 * padding[1] - w_out + 1,
+    );
     let cols = unfold4d(x, [kh, kw], UnfoldOptions::new([1, 1], padding, [1, 1])); // [B, C·k·k, L]
     let dy = dy.reshape([b, c_out, h_out * w_out]); // [B, C_out, L]
     dy.matmul(cols.swap_dims(1, 2)) // [B, C_out, C·k·k]
@@ -70,13 +79,21 @@ fn reference_weight_grad(x: Tensor<4>, dy: Tensor<4>, padding: [usize; 2]) -> Te
 fn reference_input_grad(dy: Tensor<4>, weight: Tensor<4>, padding: [usize; 2]) -> Tensor<4> {
     let [_, _, kh, kw] = weight.dims();
     let rotated = weight.swap_dims(0, 1).flip([2, 3]); // [C_in, C_out, kh, kw]
-    let options = ConvOptions::new([1, 1], [kh - 1 - padding[0], kw - 1 - padding[1]], [1, 1], 1);
+    let options = ConvOptions::new(
+        [1, 1],
+        [kh - 1 - padding[0], kw - 1 - padding[1]],
+        [1, 1],
+        1,
+    );
     conv2d(dy, rotated, None, options)
 }
 
 fn reference_bias_grad(dy: Tensor<4>) -> Tensor<1> {
     let [_, c, _, _] = dy.dims();
-    dy.swap_dims(0, 1).reshape([c as i32, -1]).sum_dim(1).reshape([c])
+    dy.swap_dims(0, 1)
+        .reshape([c as i32, -1])
+        .sum_dim(1)
+        .reshape([c])
 }
 
 /// The forward pass as an unfold and a matmul, plus the bias.
@@ -103,13 +120,19 @@ fn check_layer(name: &str, layer: &Conv2d, x: Tensor<4>, feedback: Option<Tensor
     let x_plain = x.clone();
 
     let x = Tensor::<4>::from_data(x.into_data(), &tracked).require_grad();
-    let feedback_tracked = feedback.clone().map(|b| Tensor::<4>::from_data(b.into_data(), &tracked));
+    let feedback_tracked = feedback
+        .clone()
+        .map(|b| Tensor::<4>::from_data(b.into_data(), &tracked));
     let y = conv_with_feedback(&layer, x.clone(), feedback_tracked.as_ref());
     let dy = random(seed, y.dims(), &device);
     let loss = (y.clone() * Tensor::from_data(dy.clone().into_data(), &tracked)).sum();
     let grads = loss.backward();
 
-    assert_close(&format!("{name} forward"), y.inner(), reference_forward(x_plain.clone(), &plain_layer));
+    assert_close(
+        &format!("{name} forward"),
+        y.inner(),
+        reference_forward(x_plain.clone(), &plain_layer),
+    );
     let through = feedback.unwrap_or_else(|| plain_layer.weight.val());
     assert_close(
         &format!("{name} dX"),
@@ -123,7 +146,13 @@ fn check_layer(name: &str, layer: &Conv2d, x: Tensor<4>, feedback: Option<Tensor
     );
     assert_close(
         &format!("{name} db"),
-        layer.bias.as_ref().unwrap().val().grad(&grads).expect("bias gradient"),
+        layer
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .grad(&grads)
+            .expect("bias gradient"),
         reference_bias_grad(dy),
     );
 }
@@ -155,7 +184,9 @@ fn a_strided_padded_dilated_grouped_convolution_matches_the_reference() {
     let wt = Tensor::<4>::from_data(w.clone().into_data(), &tracked).require_grad();
     let y = conv2d(xt.clone(), wt.clone(), None, options.clone());
     let dy = random(7, y.dims(), &device);
-    let grads = (y * Tensor::from_data(dy.clone().into_data(), &tracked)).sum().backward();
+    let grads = (y * Tensor::from_data(dy.clone().into_data(), &tracked))
+        .sum()
+        .backward();
 
     // References by the definition: the gradient of Σ dY ⊙ conv(x, W) is linear in each
     // argument, so each entry is the forward convolution's response to a one-hot input.
@@ -196,7 +227,10 @@ fn every_seed_network_gradient_matches_the_reference_chain() {
     let labels_data = {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
         let data = DataSplit::load_task(&root, Task::Mnist).unwrap();
-        data.train.labels()[..64].iter().map(|&l| l as i64).collect::<Vec<_>>()
+        data.train.labels()[..64]
+            .iter()
+            .map(|&l| l as i64)
+            .collect::<Vec<_>>()
     };
     let x = Tensor::<4>::from_data(x_plain.clone().into_data(), &tracked);
 
@@ -240,7 +274,8 @@ fn every_seed_network_gradient_matches_the_reference_chain() {
 
     let grad4 = |p: &Param<Tensor<4>>| p.val().grad(&grads).expect("a gradient");
     let grad2 = |p: &Param<Tensor<2>>| p.val().grad(&grads).expect("a gradient");
-    let grad1 = |p: &Option<Param<Tensor<1>>>| p.as_ref().unwrap().val().grad(&grads).expect("a gradient");
+    let grad1 =
+        |p: &Option<Param<Tensor<1>>>| p.as_ref().unwrap().val().grad(&grads).expect("a gradient");
     assert_close("conv1.weight", grad4(&model.conv1.weight), dwc1);
     assert_close("conv1.bias", grad1(&model.conv1.bias), dbc1);
     assert_close("conv2.weight", grad4(&model.conv2.weight), dwc2);

@@ -93,7 +93,10 @@ fn one_shard_is_exactly_train_batch() {
             let losses = lockstep(&mut sharded);
             let what = format!("{rule} / {}", front_end.id());
             assert_eq!(losses, plain_losses, "{what}: losses");
-            assert!(weights(&sharded[0]) == weights(&plain), "{what}: weights differ");
+            assert!(
+                weights(&sharded[0]) == weights(&plain),
+                "{what}: weights differ"
+            );
             assert_eq!(sharded[0].history(), plain.history(), "{what}: epochs");
         }
     }
@@ -103,10 +106,17 @@ fn one_shard_is_exactly_train_batch() {
 fn replicas_in_lockstep_stay_identical_and_learn_like_one() {
     let config = TrainConfig::new().with_epochs(2).with_seed(5);
     let data = data(200);
-    let mut replicas = [trainer(&config, &data), trainer(&config, &data), trainer(&config, &data)];
+    let mut replicas = [
+        trainer(&config, &data),
+        trainer(&config, &data),
+        trainer(&config, &data),
+    ];
     let losses = lockstep(&mut replicas);
     let first = weights(&replicas[0]);
-    assert!(replicas[1..].iter().all(|r| weights(r) == first), "replicas drifted apart");
+    assert!(
+        replicas[1..].iter().all(|r| weights(r) == first),
+        "replicas drifted apart"
+    );
 
     let mut single = trainer(&config, &data);
     let mut single_losses = Vec::new();
@@ -125,7 +135,11 @@ fn replicas_in_lockstep_stay_identical_and_learn_like_one() {
     let (a, b) = (replicas[0].history(), single.history());
     assert!((a[1].test_accuracy - b[1].test_accuracy).abs() <= 0.05);
     // Three shards give the same bits every time.
-    let mut again = [trainer(&config, &data), trainer(&config, &data), trainer(&config, &data)];
+    let mut again = [
+        trainer(&config, &data),
+        trainer(&config, &data),
+        trainer(&config, &data),
+    ];
     assert_eq!(lockstep(&mut again), losses);
     assert!(weights(&again[0]) == first);
 }
@@ -148,7 +162,10 @@ fn the_shards_average_is_the_whole_batch_update() {
         .iter()
         .zip(&full.values)
         .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-    assert!(worst <= 1e-5 * scale, "max |Δ| {worst:e} over max |update| {scale:e}");
+    assert!(
+        worst <= 1e-5 * scale,
+        "max |Δ| {worst:e} over max |update| {scale:e}"
+    );
     assert!((average.loss - full.loss).abs() <= 1e-5 * full.loss);
 }
 
@@ -158,18 +175,43 @@ fn bad_shards_are_refused_and_change_nothing() {
     let data = data(128);
     let mut t = trainer(&config, &data);
     let before = weights(&t);
-    let some = ShardUpdate { loss: 1.0, images: 64, values: vec![0.0; t.parameter_count()] };
+    let some = ShardUpdate {
+        loss: 1.0,
+        images: 64,
+        values: vec![0.0; t.parameter_count()],
+    };
     // No shard of this batch computed here yet.
-    assert!(matches!(block_on(t.apply_shards(&[some.clone()])), Err(LabError::State(_))));
-    assert!(matches!(block_on(t.shard_update(2, 2)), Err(LabError::Config(_))));
+    assert!(matches!(
+        block_on(t.apply_shards(&[some.clone()])),
+        Err(LabError::State(_))
+    ));
+    assert!(matches!(
+        block_on(t.shard_update(2, 2)),
+        Err(LabError::Config(_))
+    ));
 
     let mine = block_on(t.shard_update(0, 2)).unwrap();
-    let short = ShardUpdate { values: vec![0.0; 10], ..some.clone() };
-    assert!(matches!(block_on(t.apply_shards(&[mine.clone(), short])), Err(LabError::Config(_))));
+    let short = ShardUpdate {
+        values: vec![0.0; 10],
+        ..some.clone()
+    };
+    assert!(matches!(
+        block_on(t.apply_shards(&[mine.clone(), short])),
+        Err(LabError::Config(_))
+    ));
 
     let mine = block_on(t.shard_update(0, 2)).unwrap();
-    let nan = ShardUpdate { loss: f32::NAN, ..some.clone() };
-    assert!(matches!(block_on(t.apply_shards(&[mine, nan])), Err(LabError::Diverged { .. })));
-    assert!(weights(&t) == before, "a refused update reached the weights");
+    let nan = ShardUpdate {
+        loss: f32::NAN,
+        ..some.clone()
+    };
+    assert!(matches!(
+        block_on(t.apply_shards(&[mine, nan])),
+        Err(LabError::Diverged { .. })
+    ));
+    assert!(
+        weights(&t) == before,
+        "a refused update reached the weights"
+    );
     assert_eq!(t.batch_in_epoch(), 0);
 }

@@ -177,7 +177,9 @@ fn every_rule_gives_the_recorded_numbers() {
     // `MICROLEARNING_GOLDEN_RELATIVE=1e-4` compares to that relative tolerance instead: how a
     // change of kernels (which moves the rounding, not the arithmetic) was checked before the
     // file was recorded again.
-    let forced = std::env::var("MICROLEARNING_GOLDEN_RELATIVE").ok().and_then(|v| v.parse().ok());
+    let forced = std::env::var("MICROLEARNING_GOLDEN_RELATIVE")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let relative = if forced.is_some() {
         eprintln!("comparing to {forced:?} relative, as asked");
         forced

@@ -260,7 +260,10 @@ impl Trainer {
     /// `[start, end)` of the batch in progress within the shuffled order.
     fn batch_range(&self) -> (usize, usize) {
         let start = self.batch * self.config.batch_size;
-        (start, (start + self.config.batch_size).min(self.order.len()))
+        (
+            start,
+            (start + self.config.batch_size).min(self.order.len()),
+        )
     }
 
     /// The optimizer applies `update`, the rule adjusts after it, and the batch is done.

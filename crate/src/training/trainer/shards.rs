@@ -14,12 +14,12 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use super::{BatchReport, Trainer};
-use crate::training::diagnostics::{DiagnosticSample, measure};
-use crate::training::evaluation::read_f32;
 use crate::data::{images_to_tensor, labels_to_tensor};
 use crate::error::{LabError, Result};
 use crate::model::SeedNet;
 use crate::rules::{Backprop, LearningRule};
+use crate::training::diagnostics::{DiagnosticSample, measure};
+use crate::training::evaluation::read_f32;
 
 /// One shard's update, flattened in the model's parameter order.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +93,9 @@ impl Trainer {
     pub async fn shard_update(&mut self, part: usize, parts: usize) -> Result<ShardUpdate> {
         self.check_batch_ready()?;
         if parts == 0 || part >= parts {
-            return Err(LabError::Config(format!("shard {part} of {parts} does not exist")));
+            return Err(LabError::Config(format!(
+                "shard {part} of {parts} does not exist"
+            )));
         }
         if self.batch == 0 {
             self.rule.begin_epoch(self.epoch);
@@ -106,10 +108,21 @@ impl Trainer {
             // empty. Its replica still applies the average, so it needs to know which
             // parameters the rule updates: the same as on its earlier shards.
             let present = self.update_mask.clone().ok_or_else(|| {
-                LabError::State("an empty shard before any other: split the batch in fewer shards".into())
+                LabError::State(
+                    "an empty shard before any other: split the batch in fewer shards".into(),
+                )
             })?;
-            self.pending = Some(PendingShard { epoch: self.epoch, batch: self.batch, present, sample: None });
-            return Ok(ShardUpdate { loss: 0.0, images: 0, values: Vec::new() });
+            self.pending = Some(PendingShard {
+                epoch: self.epoch,
+                batch: self.batch,
+                present,
+                sample: None,
+            });
+            return Ok(ShardUpdate {
+                loss: 0.0,
+                images: 0,
+                values: Vec::new(),
+            });
         }
         let indices = &self.order[lo..hi];
         let images = images_to_tensor(&self.data.train, indices, &self.device);
@@ -118,13 +131,21 @@ impl Trainer {
         let diagnose = part == 0 && every > 0 && self.batch % every == 0;
         let probe = diagnose.then(|| (images.clone(), labels.clone()));
         let step = self.rule.step(&model, images, labels);
-        let loss = read_f32(step.loss).await?.first().copied().unwrap_or(f32::NAN);
+        let loss = read_f32(step.loss)
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(f32::NAN);
         let sample = match probe {
             Some((images, labels)) => {
                 let bp = Backprop.step(&model, images, labels);
                 let feedback = self.rule.feedback_weights();
                 let layers = measure(&model, &step.grads, &bp.grads, feedback.as_ref()).await?;
-                Some(DiagnosticSample { epoch: self.epoch + 1, batch: self.batch + 1, layers })
+                Some(DiagnosticSample {
+                    epoch: self.epoch + 1,
+                    batch: self.batch + 1,
+                    layers,
+                })
             }
             None => None,
         };
@@ -133,7 +154,11 @@ impl Trainer {
         self.update_mask = Some(present.clone());
         let shapes = parameters(&model);
         let given: Vec<Tensor<1>> = updates.into_iter().flatten().collect();
-        let read = if given.is_empty() { Vec::new() } else { read_f32(Tensor::cat(given, 0)).await? };
+        let read = if given.is_empty() {
+            Vec::new()
+        } else {
+            read_f32(Tensor::cat(given, 0)).await?
+        };
         let mut values = Vec::with_capacity(self.parameter_count());
         let mut read = read.into_iter();
         for ((_, shape), &here) in shapes.iter().zip(&present) {
@@ -144,8 +169,17 @@ impl Trainer {
                 values.extend(std::iter::repeat_n(0.0, n));
             }
         }
-        self.pending = Some(PendingShard { epoch: self.epoch, batch: self.batch, present, sample });
-        Ok(ShardUpdate { loss, images: hi - lo, values })
+        self.pending = Some(PendingShard {
+            epoch: self.epoch,
+            batch: self.batch,
+            present,
+            sample,
+        });
+        Ok(ShardUpdate {
+            loss,
+            images: hi - lo,
+            values,
+        })
     }
 
     /// The batch's update: the shards' updates averaged by image count (in the order given; a
@@ -158,14 +192,20 @@ impl Trainer {
         if images == 0 {
             return Err(LabError::Config("the shards hold no images".into()));
         }
-        if let Some(bad) = shards.iter().find(|s| s.images > 0 && s.values.len() != total) {
+        if let Some(bad) = shards
+            .iter()
+            .find(|s| s.images > 0 && s.values.len() != total)
+        {
             return Err(LabError::Config(format!(
                 "a shard's update has {} values, the model has {total} parameters",
                 bad.values.len()
             )));
         }
         let filled: Vec<&ShardUpdate> = shards.iter().filter(|s| s.images > 0).collect();
-        let loss = (filled.iter().map(|s| s.loss as f64 * s.images as f64).sum::<f64>()
+        let loss = (filled
+            .iter()
+            .map(|s| s.loss as f64 * s.images as f64)
+            .sum::<f64>()
             / images as f64) as f32;
         if !loss.is_finite() || loss > self.config.max_loss {
             return Err(LabError::Diverged {
@@ -187,7 +227,11 @@ impl Trainer {
             }
             sum
         };
-        Ok(ShardUpdate { loss, images, values })
+        Ok(ShardUpdate {
+            loss,
+            images,
+            values,
+        })
     }
 
     /// Applies the batch's update, [`Trainer::average_shards`] of `shards`. Every replica calls
@@ -220,7 +264,12 @@ impl Trainer {
 }
 
 /// The averaged update as `GradientsParams` for the optimizer.
-fn unflatten(model: &SeedNet, values: &[f32], present: &[bool], device: &Device) -> GradientsParams {
+fn unflatten(
+    model: &SeedNet,
+    values: &[f32],
+    present: &[bool],
+    device: &Device,
+) -> GradientsParams {
     struct Register<'a> {
         values: &'a [f32],
         present: &'a [bool],
@@ -242,7 +291,14 @@ fn unflatten(model: &SeedNet, values: &[f32], present: &[bool], device: &Device)
             self.index += 1;
         }
     }
-    let mut register = Register { values, present, offset: 0, index: 0, device, grads: GradientsParams::new() };
+    let mut register = Register {
+        values,
+        present,
+        offset: 0,
+        index: 0,
+        device,
+        grads: GradientsParams::new(),
+    };
     model.visit(&mut register);
     register.grads
 }

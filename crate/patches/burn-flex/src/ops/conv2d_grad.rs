@@ -92,10 +92,24 @@ impl Geometry {
 
     /// The output columns `ow` whose input column `ow·s + kx·d − p` lies inside the image.
     fn valid_cols(&self, kx: usize) -> (usize, usize) {
-        valid_range(kx, self.dilation[1], self.pad[1], self.stride[1], self.w_in, self.w_out)
+        valid_range(
+            kx,
+            self.dilation[1],
+            self.pad[1],
+            self.stride[1],
+            self.w_in,
+            self.w_out,
+        )
     }
     fn valid_rows(&self, ky: usize) -> (usize, usize) {
-        valid_range(ky, self.dilation[0], self.pad[0], self.stride[0], self.h_in, self.h_out)
+        valid_range(
+            ky,
+            self.dilation[0],
+            self.pad[0],
+            self.stride[0],
+            self.h_in,
+            self.h_out,
+        )
     }
 }
 
@@ -330,7 +344,9 @@ fn weight_grad<T: GradFloat>(geo: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
         .map(|r| weight_grad_chunk(geo, x, dy, r, false))
         .collect();
     let mut partials = partials.into_iter();
-    let mut dw = partials.next().unwrap_or_else(|| vec![T::ZERO; geo.c_out * geo.rows()]);
+    let mut dw = partials
+        .next()
+        .unwrap_or_else(|| vec![T::ZERO; geo.c_out * geo.rows()]);
     for partial in partials {
         for (d, p) in dw.iter_mut().zip(&partial) {
             *d += *p;
@@ -441,7 +457,10 @@ fn forward_typed<T: GradFloat>(tensors: Vec<FlexTensor>, options: &ConvOptions<2
         let (begin, end) = options.padding[i];
         let span = xs[2 + i] + begin + end;
         let reach = options.dilation[i] * (ws[2 + i] - 1) + 1;
-        assert!(span >= reach, "conv2d: the kernel is larger than the padded input");
+        assert!(
+            span >= reach,
+            "conv2d: the kernel is larger than the padded input"
+        );
         (span - reach) / options.stride[i] + 1
     };
     let out = [xs[0], ws[0], size(0), size(1)];
@@ -471,7 +490,11 @@ pub fn conv2d(
 
 fn dims4(tensor: &FlexTensor, what: &str) -> [usize; 4] {
     let shape = tensor.layout().shape();
-    assert_eq!(shape.num_dims(), 4, "{what}: expected a 4-D tensor, got {shape:?}");
+    assert_eq!(
+        shape.num_dims(),
+        4,
+        "{what}: expected a 4-D tensor, got {shape:?}"
+    );
     [shape[0], shape[1], shape[2], shape[3]]
 }
 
@@ -512,11 +535,27 @@ fn dispatch(
     }
 }
 
-fn forward_geometry(x: [usize; 4], w: [usize; 4], dy: [usize; 4], options: &ConvOptions<2>) -> Geometry {
+fn forward_geometry(
+    x: [usize; 4],
+    w: [usize; 4],
+    dy: [usize; 4],
+    options: &ConvOptions<2>,
+) -> Geometry {
     assert!(options.groups >= 1, "conv2d: groups must be at least 1");
-    assert_eq!(x[1], w[1] * options.groups, "conv2d: input channels do not match the weight");
-    assert_eq!(dy[1], w[0], "conv2d: output channels do not match the weight");
-    assert_eq!(w[0] % options.groups, 0, "conv2d: output channels not divisible by groups");
+    assert_eq!(
+        x[1],
+        w[1] * options.groups,
+        "conv2d: input channels do not match the weight"
+    );
+    assert_eq!(
+        dy[1], w[0],
+        "conv2d: output channels do not match the weight"
+    );
+    assert_eq!(
+        w[0] % options.groups,
+        0,
+        "conv2d: output channels not divisible by groups"
+    );
     assert_eq!(dy[0], x[0], "conv2d: batch sizes differ");
     Geometry {
         batch: x[0],
@@ -542,7 +581,12 @@ fn weight_backward_typed<T: GradFloat>(
     let [x, weight, dy]: [FlexTensor; 3] = tensors.try_into().expect("three tensors");
     let (x, dy) = (x.to_contiguous(), dy.to_contiguous());
     let w_shape = dims4(&weight, "conv2d weight");
-    let geo = forward_geometry(dims4(&x, "conv2d input"), w_shape, dims4(&dy, "conv2d output grad"), options);
+    let geo = forward_geometry(
+        dims4(&x, "conv2d input"),
+        w_shape,
+        dims4(&dy, "conv2d output grad"),
+        options,
+    );
     let dw = weight_grad(&geo, x.storage::<T>(), dy.storage::<T>());
     float_tensor(dw, w_shape)
 }
@@ -554,7 +598,12 @@ fn input_backward_typed<T: GradFloat>(
 ) -> FlexTensor {
     let [weight, dy]: [FlexTensor; 2] = tensors.try_into().expect("two tensors");
     let (weight, dy) = (weight.to_contiguous(), dy.to_contiguous());
-    let geo = forward_geometry(x_shape, dims4(&weight, "conv2d weight"), dims4(&dy, "conv2d output grad"), options);
+    let geo = forward_geometry(
+        x_shape,
+        dims4(&weight, "conv2d weight"),
+        dims4(&dy, "conv2d output grad"),
+        options,
+    );
     let dx = input_grad(&geo, weight.storage::<T>(), dy.storage::<T>());
     float_tensor(dx, x_shape)
 }
@@ -597,7 +646,11 @@ pub fn conv2d_x_backward(
 /// and every position.
 pub fn conv2d_bias_backward(output_grad: FlexTensor) -> FlexTensor {
     fn typed<T: GradFloat>(tensors: Vec<FlexTensor>) -> FlexTensor {
-        let dy = tensors.into_iter().next().expect("one tensor").to_contiguous();
+        let dy = tensors
+            .into_iter()
+            .next()
+            .expect("one tensor")
+            .to_contiguous();
         let [batch, channels, h, w] = dims4(&dy, "conv2d output grad");
         let data = dy.storage::<T>();
         let plane = h * w;
@@ -631,13 +684,26 @@ pub fn conv_transpose2d(
     let [batch, _, h, w] = dims4(&x, "conv_transpose2d input");
     let [_, c_out_g, kh, kw] = dims4(&weight, "conv_transpose2d weight");
     let size = |i: usize, k: usize, n: usize| {
-        let span = (n - 1) * options.stride[i] + options.dilation[i] * (k - 1) + options.padding_out[i] + 1;
+        let span = (n - 1) * options.stride[i]
+            + options.dilation[i] * (k - 1)
+            + options.padding_out[i]
+            + 1;
         span.checked_sub(2 * options.padding[i])
             .expect("conv_transpose2d: padding larger than the output")
     };
     assert!(h > 0 && w > 0, "conv_transpose2d: empty input");
-    let out_shape = [batch, c_out_g * options.groups, size(0, kh, h), size(1, kw, w)];
-    let conv = ConvOptions::new(options.stride, options.padding, options.dilation, options.groups);
+    let out_shape = [
+        batch,
+        c_out_g * options.groups,
+        size(0, kh, h),
+        size(1, kw, w),
+    ];
+    let conv = ConvOptions::new(
+        options.stride,
+        options.padding,
+        options.dilation,
+        options.groups,
+    );
     let out = conv2d_x_backward(out_shape, weight, x, &conv);
     match bias {
         None => out,
@@ -651,7 +717,11 @@ fn add_channel_bias(out: FlexTensor, bias: FlexTensor) -> FlexTensor {
         let bias = bias.to_contiguous();
         let [_, channels, h, w] = dims4(&out, "conv output");
         let bias: Vec<T> = bias.storage::<T>().to_vec();
-        assert_eq!(bias.len(), channels, "conv: bias length does not match the channels");
+        assert_eq!(
+            bias.len(),
+            channels,
+            "conv: bias length does not match the channels"
+        );
         for (i, plane) in out.storage_mut::<T>().chunks_mut(h * w).enumerate() {
             let b = bias[i % channels];
             for v in plane {
@@ -702,14 +772,18 @@ mod tests {
         fn out(&self) -> [usize; 4] {
             let size = |i: usize| {
                 let (b, e) = self.padding[i];
-                (self.x[2 + i] + b + e - self.dilation[i] * (self.w[2 + i] - 1) - 1) / self.stride[i] + 1
+                (self.x[2 + i] + b + e - self.dilation[i] * (self.w[2 + i] - 1) - 1)
+                    / self.stride[i]
+                    + 1
             };
             [self.x[0], self.w[0], size(0), size(1)]
         }
         /// The input index read by output (oh, ow) at kernel tap (ky, kx), if inside.
         fn tap(&self, oh: usize, ow: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-            let ih = (oh * self.stride[0] + ky * self.dilation[0]) as isize - self.padding[0].0 as isize;
-            let iw = (ow * self.stride[1] + kx * self.dilation[1]) as isize - self.padding[1].0 as isize;
+            let ih =
+                (oh * self.stride[0] + ky * self.dilation[0]) as isize - self.padding[0].0 as isize;
+            let iw =
+                (ow * self.stride[1] + kx * self.dilation[1]) as isize - self.padding[1].0 as isize;
             (ih >= 0 && iw >= 0 && (ih as usize) < self.x[2] && (iw as usize) < self.x[3])
                 .then_some((ih as usize, iw as usize))
         }
@@ -730,7 +804,8 @@ mod tests {
                                 for ky in 0..kh {
                                     for kx in 0..kw {
                                         if let Some((ih, iw)) = self.tap(oh, ow, ky, kx) {
-                                            let xi = ((b * c_in + g * c_in_g + ci) * h + ih) * wd + iw;
+                                            let xi =
+                                                ((b * c_in + g * c_in_g + ci) * h + ih) * wd + iw;
                                             let wi = ((co * c_in_g + ci) * kh + ky) * kw + kx;
                                             sum += x[xi] as f64 * w[wi] as f64;
                                         }
@@ -792,16 +867,58 @@ mod tests {
     }
 
     fn cases() -> Vec<Case> {
-        let case = |x, w, stride, padding, dilation, groups| Case { x, w, stride, padding, dilation, groups };
+        let case = |x, w, stride, padding, dilation, groups| Case {
+            x,
+            w,
+            stride,
+            padding,
+            dilation,
+            groups,
+        };
         vec![
             // The lab's seed network: conv1 and conv2.
-            case([4, 1, 28, 28], [32, 1, 3, 3], [1, 1], [(0, 0); 2], [1, 1], 1),
-            case([3, 32, 26, 26], [64, 32, 3, 3], [1, 1], [(0, 0); 2], [1, 1], 1),
+            case(
+                [4, 1, 28, 28],
+                [32, 1, 3, 3],
+                [1, 1],
+                [(0, 0); 2],
+                [1, 1],
+                1,
+            ),
+            case(
+                [3, 32, 26, 26],
+                [64, 32, 3, 3],
+                [1, 1],
+                [(0, 0); 2],
+                [1, 1],
+                1,
+            ),
             case([2, 3, 9, 8], [5, 3, 3, 3], [1, 1], [(1, 1); 2], [1, 1], 1),
-            case([2, 3, 9, 8], [4, 3, 3, 2], [2, 3], [(1, 1), (0, 0)], [1, 1], 1),
-            case([2, 4, 10, 11], [6, 2, 3, 3], [1, 2], [(2, 2), (1, 1)], [2, 1], 2),
+            case(
+                [2, 3, 9, 8],
+                [4, 3, 3, 2],
+                [2, 3],
+                [(1, 1), (0, 0)],
+                [1, 1],
+                1,
+            ),
+            case(
+                [2, 4, 10, 11],
+                [6, 2, 3, 3],
+                [1, 2],
+                [(2, 2), (1, 1)],
+                [2, 1],
+                2,
+            ),
             case([1, 4, 7, 7], [4, 1, 3, 3], [1, 1], [(1, 1); 2], [1, 1], 4),
-            case([3, 2, 8, 9], [3, 2, 2, 3], [2, 1], [(0, 1), (2, 0)], [1, 2], 1),
+            case(
+                [3, 2, 8, 9],
+                [3, 2, 2, 3],
+                [2, 1],
+                [(0, 1), (2, 0)],
+                [1, 2],
+                1,
+            ),
             case([5, 2, 5, 5], [3, 2, 1, 1], [1, 1], [(0, 0); 2], [1, 1], 1),
             case([2, 2, 4, 4], [3, 2, 5, 5], [1, 1], [(2, 2); 2], [1, 1], 1),
         ]
@@ -815,9 +932,22 @@ mod tests {
             let dy = values(case.out().iter().product(), 3 * k as u64 + 3);
             let (dx_ref, dw_ref) = case.naive_grads(&x, &w, &dy);
             let options = case.options();
-            let y = conv2d(tensor(x.clone(), case.x), tensor(w.clone(), case.w), None, &options);
-            assert_eq!(y.layout().shape().to_vec(), case.out().to_vec(), "case {k}: output shape");
-            assert_close(&format!("case {k} Y"), y.storage::<f32>(), &case.naive_forward(&x, &w));
+            let y = conv2d(
+                tensor(x.clone(), case.x),
+                tensor(w.clone(), case.w),
+                None,
+                &options,
+            );
+            assert_eq!(
+                y.layout().shape().to_vec(),
+                case.out().to_vec(),
+                "case {k}: output shape"
+            );
+            assert_close(
+                &format!("case {k} Y"),
+                y.storage::<f32>(),
+                &case.naive_forward(&x, &w),
+            );
             let dw = conv2d_weight_backward(
                 tensor(x.clone(), case.x),
                 tensor(w.clone(), case.w),
@@ -851,7 +981,12 @@ mod tests {
         let dy_view = tensor(nhwc, [n, h, wd, c]).permute(&[0, 3, 1, 2]);
         assert!(!dy_view.is_contiguous());
         let options = case.options();
-        let dw = conv2d_weight_backward(tensor(x, case.x), tensor(w.clone(), case.w), dy_view.clone(), &options);
+        let dw = conv2d_weight_backward(
+            tensor(x, case.x),
+            tensor(w.clone(), case.w),
+            dy_view.clone(),
+            &options,
+        );
         assert_close("strided dY dW", dw.storage::<f32>(), &dw_ref);
         let dx = conv2d_x_backward(case.x, tensor(w, case.w), dy_view, &options);
         assert_close("strided dY dX", dx.storage::<f32>(), &dx_ref);
@@ -861,12 +996,46 @@ mod tests {
     fn transposed_convolution_matches_flex_s_own() {
         // (input, weight [C_in, C_out/g, kh, kw], stride, padding, padding_out, dilation, groups)
         let grid = [
-            ([2, 64, 24, 24], [64, 32, 3, 3], [1, 1], [0, 0], [0, 0], [1, 1], 1),
-            ([2, 4, 5, 6], [4, 3, 3, 3], [2, 2], [1, 1], [1, 0], [1, 1], 1),
-            ([1, 6, 4, 4], [6, 2, 3, 2], [1, 2], [0, 1], [0, 1], [2, 1], 3),
-            ([3, 2, 3, 3], [2, 2, 1, 1], [1, 1], [0, 0], [0, 0], [1, 1], 1),
+            (
+                [2, 64, 24, 24],
+                [64, 32, 3, 3],
+                [1, 1],
+                [0, 0],
+                [0, 0],
+                [1, 1],
+                1,
+            ),
+            (
+                [2, 4, 5, 6],
+                [4, 3, 3, 3],
+                [2, 2],
+                [1, 1],
+                [1, 0],
+                [1, 1],
+                1,
+            ),
+            (
+                [1, 6, 4, 4],
+                [6, 2, 3, 2],
+                [1, 2],
+                [0, 1],
+                [0, 1],
+                [2, 1],
+                3,
+            ),
+            (
+                [3, 2, 3, 3],
+                [2, 2, 1, 1],
+                [1, 1],
+                [0, 0],
+                [0, 0],
+                [1, 1],
+                1,
+            ),
         ];
-        for (k, (xs, ws, stride, padding, padding_out, dilation, groups)) in grid.into_iter().enumerate() {
+        for (k, (xs, ws, stride, padding, padding_out, dilation, groups)) in
+            grid.into_iter().enumerate()
+        {
             let options = ConvTransposeOptions::new(stride, padding, padding_out, dilation, groups);
             let x = tensor(values(xs.iter().product(), 20 + k as u64), xs);
             let w = tensor(values(ws.iter().product(), 30 + k as u64), ws);
@@ -878,9 +1047,17 @@ mod tests {
             );
             let ours = conv_transpose2d(x.clone(), w.clone(), Some(bias.clone()), &options);
             let theirs = conv_transpose::conv_transpose2d_f32(x, w, Some(bias), &options);
-            assert_eq!(ours.layout().shape(), theirs.layout().shape(), "case {k}: shapes");
+            assert_eq!(
+                ours.layout().shape(),
+                theirs.layout().shape(),
+                "case {k}: shapes"
+            );
             let reference: Vec<f64> = theirs.storage::<f32>().iter().map(|&v| v as f64).collect();
-            assert_close(&format!("transpose case {k}"), ours.storage::<f32>(), &reference);
+            assert_close(
+                &format!("transpose case {k}"),
+                ours.storage::<f32>(),
+                &reference,
+            );
         }
     }
 
@@ -889,7 +1066,12 @@ mod tests {
         let dy = values(2 * 3 * 4 * 5, 50);
         let sums = conv2d_bias_backward(tensor(dy.clone(), [2, 3, 4, 5]));
         let expected: Vec<f64> = (0..3)
-            .map(|c| (0..2).flat_map(|b| dy[(b * 3 + c) * 20..][..20].to_vec()).map(|v| v as f64).sum())
+            .map(|c| {
+                (0..2)
+                    .flat_map(|b| dy[(b * 3 + c) * 20..][..20].to_vec())
+                    .map(|v| v as f64)
+                    .sum()
+            })
             .collect();
         assert_close("bias", sums.storage::<f32>(), &expected);
     }
