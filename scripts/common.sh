@@ -10,21 +10,6 @@ cd "$REPO_ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/microlearning/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 
-# Cargo decides whether a path dependency must be rebuilt from its files' mtimes, and a fresh
-# clone's files are all new: the patched burn-flex (and burn above it) would be compiled again in
-# every clone. When that folder has no uncommitted change, give its files the time of the last
-# commit that touched it, so an unchanged patch reuses the build and a changed one (a newer
-# commit) still rebuilds.
-pin_patch_mtimes() {
-    local dir=crate/patches/burn-flex stamp
-    git rev-parse --git-dir >/dev/null 2>&1 || return 0
-    git diff --quiet HEAD -- "$dir" 2>/dev/null || return 0
-    stamp="$(git log -1 --format=%ct -- "$dir")"
-    [ -n "$stamp" ] || return 0
-    git ls-files -z -- "$dir" | xargs -0 touch -m -d "@$stamp"
-}
-pin_patch_mtimes
-
 log() { printf '\n==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
