@@ -39,7 +39,8 @@ case "$FUZZ_SANITIZER" in address | none) ;; *) die "FUZZ_SANITIZER must be addr
 heavy() {
     # heavy COMMAND... : a build, under the lock when FUZZ_LOCK is set.
     if [ -n "${FUZZ_LOCK:-}" ]; then
-        flock "$FUZZ_LOCK" nice -n 10 "$@"
+        # Through bash, so that common.sh's cargo function (the shared burn-flex copy) applies.
+        flock "$FUZZ_LOCK" nice -n 10 bash -c '"$@"' heavy "$@"
     else
         "$@"
     fi

@@ -14,8 +14,17 @@ log "cargo test (library, CLI end to end, collection server on SQLite and Postgr
 # --all-targets also compiles and runs each criterion benchmark once, so they cannot rot.
 cargo test --workspace --all-targets
 log "the patched burn-flex's own tests (its 430, the new conv kernels' among them)"
-# A separate target folder: the crate is its own workspace, built with its dev-dependencies.
-CARGO_TARGET_DIR="$CARGO_TARGET_DIR-flex" cargo test --release --lib --manifest-path crate/patches/burn-flex/Cargo.toml
+# The crate is its own workspace, built with its dev-dependencies in a separate target folder.
+# It runs from a copy next to the shared one (cargo may rewrite a root package's Cargo.lock,
+# which the vendored copy's checksums forbid), so that a fresh clone reuses this build too.
+FLEX_TESTS="$MICROLEARNING_PATCHES-tests"
+if [ ! -d "$FLEX_TESTS" ]; then
+    flex_tmp="$(mktemp -d "$FLEX_TESTS.XXXXXX")"
+    cp -R "$MICROLEARNING_PATCHES/burn-flex" "$flex_tmp/burn-flex"
+    mv -T "$flex_tmp" "$FLEX_TESTS" 2>/dev/null || rm -rf "$flex_tmp"
+fi
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR-flex" cargo test --release --lib \
+    --manifest-path "$FLEX_TESTS/burn-flex/Cargo.toml"
 export MICROLEARNING_BIN="$CARGO_TARGET_DIR/debug/microlearning"
 [ -x "$MICROLEARNING_BIN" ] || die "cargo test did not build $MICROLEARNING_BIN"
 

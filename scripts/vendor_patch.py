@@ -26,6 +26,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CRATE = ROOT / "crate" / "patches" / "burn-flex"
 BASE_VERSION = "0.22.1"
 VERSION_LINE = re.compile(r'^version = "[^"]*"$', re.MULTILINE)
+# The crate's own Cargo.lock (for its standalone tests) names its version too.
+LOCK_ENTRY = re.compile(r'(name = "burn-flex"\nversion = ")[^"]*(")')
 
 
 def files():
@@ -41,11 +43,21 @@ def manifest_text(version):
     return VERSION_LINE.sub(f'version = "{version}"', text, count=1)
 
 
+def lock_text(version):
+    return LOCK_ENTRY.sub(lambda m: m.group(1) + version + m.group(2), (CRATE / "Cargo.lock").read_text(), count=1)
+
+
 def content_hash():
+    # The version is left out of the hash: it is the hash.
     h = hashlib.sha256()
     for p in files():
         rel = p.relative_to(CRATE).as_posix()
-        data = manifest_text("HASHED").encode() if rel == "Cargo.toml" else p.read_bytes()
+        if rel == "Cargo.toml":
+            data = manifest_text("HASHED").encode()
+        elif rel == "Cargo.lock":
+            data = lock_text("HASHED").encode()
+        else:
+            data = p.read_bytes()
         h.update(rel.encode() + b"\0" + hashlib.sha256(data).hexdigest().encode() + b"\n")
     return h.hexdigest()[:16]
 
@@ -65,6 +77,8 @@ def main():
         problems = []
         if current_version() != want:
             problems.append(f"its version is {current_version()}, its content says {want}")
+        if lock_text(want) != (CRATE / "Cargo.lock").read_text():
+            problems.append("its own Cargo.lock names another version")
         listed = CRATE / ".cargo-checksum.json"
         if not listed.exists() or json.loads(listed.read_text()).get("files") != checksums():
             problems.append(".cargo-checksum.json does not list its files as they are")
@@ -74,6 +88,7 @@ def main():
         print(want)
         return
     (CRATE / "Cargo.toml").write_text(manifest_text(want))
+    (CRATE / "Cargo.lock").write_text(lock_text(want))
     (CRATE / ".cargo-checksum.json").write_text(json.dumps({"files": checksums(), "package": None}, indent=1, sort_keys=True) + "\n")
     # Resolving (which `cargo tree` does offline) relocks the new version and nothing else.
     subprocess.run(["cargo", "tree", "--offline", "--quiet", "--invert", "burn-flex", "--depth", "0"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
