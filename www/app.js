@@ -13,6 +13,8 @@ import { ComparisonView } from './experiment/comparison-view.js';
 import { ExperimentStore } from './experiment/store.js';
 import { ParticipantMode } from './experiment/participant.js';
 import { JatosMode } from './experiment/jatos-mode.js';
+import { ModelsPanel } from './classroom/models-panel.js';
+import { readSettings, settingsQuery } from './classroom/settings.js';
 
 const $ = (id) => document.getElementById(id);
 // Fashion-MNIST's 60,000 training images make one browser epoch take minutes; the page trains
@@ -45,6 +47,13 @@ let predictBusy = false;
 let batchesPerEpoch = 1;
 let queuedPixels = null;
 let unansweredSince = null; // when the oldest unanswered ping was sent
+let modelsPanel = null;
+// A race: the runs still to train, one after another ({queue: [config], total}), or null.
+let race = null;
+let restoring = false;     // saved models are being loaded back into the worker
+let keptFromRun = null;    // the name the worker gave the run that just finished
+let loadedFileBytes = null; // a copy of the weights file the visitor loaded (the worker gets the original)
+let rateOf = {};           // rule id → the learning rate it is known to train at
 const loadStarted = performance.now();
 // What the page has seen, for the curious (and the browser tests): every reported batch loss.
 window.labState = { losses: [] };
@@ -94,7 +103,8 @@ let participantMode = null;
 function setRunState(state) {
   runState = state;
   const busy = state === 'running' || state === 'paused';
-  $('start').disabled = !ready || busy;
+  $('start').disabled = !ready || busy || restoring;
+  $('race').disabled = !ready || busy || restoring || tickedRules().length === 0;
   $('pause').disabled = !busy;
   $('pause').textContent = state === 'paused' ? 'Resume' : 'Pause';
   $('stop').disabled = !busy;
@@ -201,11 +211,16 @@ const handlers = {
       option.title = f.summary;
       return option;
     }));
+    rateOf = Object.fromEntries(msg.rules.map((r) => [r.id, r.learning_rate]));
+    fillChecks($('race-rules'), 'race-rule', msg.rules.map((r) => [r.id, r.name]));
+    fillChecks($('race-front-ends'), 'race-front-end', msg.frontEnds.map((f) => [f.id, f.name]));
     applyDefaults(msg.defaults);
+    if (!STUDY && !window.jatos) applyUrlSettings(msg);
     const readyMs = Math.round(performance.now() - loadStarted);
     document.body.dataset.readyMs = String(readyMs);
     $('progress-text').textContent = `Ready (${(readyMs / 1000).toFixed(1)} s). Choose a data set and press Start.`;
     setRunState('idle');
+    if (modelsPanel) restoreModels();
     experimentPanel?.onReady();
     if (participantMode && !participantMode.started) {
       participantMode.started = true;
@@ -259,6 +274,8 @@ const handlers = {
     if (msg.state === 'paused') $('progress-text').textContent += ' (paused)';
     if (msg.state === 'finished') $('progress-text').textContent = `Finished: test accuracy ${$('test-accuracy').textContent}.`;
     setRunState(msg.state);
+    if (msg.state === 'finished') keepFinishedRun();
+    else if (msg.state === 'stopped' || msg.state === 'idle') endRace(msg.state === 'stopped' ? 'the race was stopped' : 'a run ended without finishing');
   },
   [FromWorker.PREDICTION]: (msg) => {
     predictBusy = false;
@@ -280,6 +297,8 @@ const handlers = {
     window.hasModel = true;
     showEvaluation(msg.metrics, msg.misclassified, msg.filters);
     showMessage(`Weights loaded: test accuracy ${(100 * msg.metrics.test_accuracy).toFixed(2)}% on this data set.`, 'info');
+    if (loadedFileBytes) modelsPanel?.addLoadedFile(msg.kept.name, loadedFileBytes, lastTask, msg.metrics.test_accuracy);
+    loadedFileBytes = null;
     setRunState('idle');
   },
   [FromWorker.RESULTS_CHECKED]: (msg) => {
@@ -288,7 +307,7 @@ const handlers = {
     window.lastResults = r.text;
     lastTask = r.task;
     classNames = CLASS_NAMES[r.task] || CLASS_NAMES.mnist;
-    curves.showResults(r);
+    curves.setModel('file', `results file: ${r.rule} on ${r.task}`, r);
     alignment.reset();
     for (const e of r.epochs) alignment.addEpoch(e, null);
     showEvaluation({ test_accuracy: r.final_test_accuracy, confusion: r.final_confusion }, null, null);
@@ -298,6 +317,7 @@ const handlers = {
   },
   [FromWorker.MODEL_KEPT]: (msg) => {
     if (msg.count === undefined) return;
+    if (runState === 'running' || runState === 'paused') keptFromRun = msg.name;
     window.labState.keptModels = msg.count;
     $('kept-models').textContent = `${msg.count} model(s) kept; the newest is ${msg.name}.`;
     setRunState(runState);
@@ -305,6 +325,7 @@ const handlers = {
   [FromWorker.COMPARISON]: (msg) => {
     window.labState.comparison = msg.comparison;
     drawComparison();
+    modelsPanel?.setComparison(msg.comparison);
     setRunState(runState);
   },
   [FromWorker.RESPONSE_MAPS]: (msg) => {
@@ -473,17 +494,13 @@ function wireControls() {
       return;
     }
     clearMessage();
-    lastTask = config.task;
-    classNames = CLASS_NAMES[config.task];
-    curves.reset();
-    alignment.reset();
-    window.labState.losses = [];
-    window.lastResults = null;
-    $('test-accuracy').textContent = '–';
-    $('test-accuracy').dataset.value = '';
-    setRunState('running');
-    send(ToWorker.START, { config });
+    race = null;
+    startRun(config);
   });
+  $('race').addEventListener('click', startRace);
+  $('share-link').addEventListener('click', shareLink);
+  $('config-form').addEventListener('change', writeUrlSettings);
+  $('race-fieldset').addEventListener('change', () => { writeUrlSettings(); setRunState(runState); });
   $('pause').addEventListener('click', () => {
     send(runState === 'paused' ? ToWorker.RESUME : ToWorker.PAUSE);
   });
@@ -538,6 +555,7 @@ function wireControls() {
       return;
     }
     const bytes = await readFile(file);
+    loadedFileBytes = bytes.slice(0);
     lastTask = $('task').value;
     classNames = CLASS_NAMES[lastTask];
     send(ToWorker.LOAD_WEIGHTS, { bytes, task: lastTask, name: file.name }, [bytes]);
@@ -557,10 +575,168 @@ function wireControls() {
   });
 }
 
+/** One training run of `config`; its curve joins the overlaid charts as the live one. */
+function startRun(config) {
+  lastTask = config.task;
+  classNames = CLASS_NAMES[config.task];
+  curves.startLive(`${config.rule} · ${config.front_end} (training)`);
+  alignment.reset();
+  window.labState.losses = [];
+  window.lastResults = null;
+  keptFromRun = null;
+  $('test-accuracy').textContent = '–';
+  $('test-accuracy').dataset.value = '';
+  setRunState('running');
+  send(ToWorker.START, { config });
+}
+
+/** Check boxes `name` in `container`, one per [id, label]. */
+function fillChecks(container, name, items) {
+  container.replaceChildren(...items.map(([id, label]) => {
+    const box = document.createElement('label');
+    box.className = 'check';
+    const input = document.createElement('input');
+    input.type = 'checkbox';
+    input.name = name;
+    input.value = id;
+    box.append(input, ` ${label}`);
+    return box;
+  }));
+}
+
+const ticked = (name) => [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+const tickedRules = () => ticked('race-rule');
+
+function setTicked(name, ids) {
+  for (const input of document.querySelectorAll(`input[name="${name}"]`)) input.checked = ids.includes(input.value);
+}
+
+/**
+ * Trains every ticked rule (on each ticked front end, else the form's) one after another, with
+ * the form's other settings and each rule's own learning rate. One after another rather than
+ * interleaved: the worker holds one trainer (and its split-batch helpers) at a time, and each
+ * model's time and images/s are then its own, not shared with the others'.
+ */
+function startRace() {
+  let base;
+  try {
+    base = readConfig();
+  } catch (err) {
+    showMessage(err.message);
+    return;
+  }
+  clearMessage();
+  const frontEnds = ticked('race-front-end');
+  const queue = [];
+  for (const frontEnd of frontEnds.length ? frontEnds : [base.front_end]) {
+    for (const rule of tickedRules()) {
+      queue.push({ ...base, rule, front_end: frontEnd, learning_rate: rateOf[rule] ?? base.learning_rate, neuronal_noise: frontEnd === 'gabor' ? base.neuronal_noise : 0 });
+    }
+  }
+  race = { queue, total: queue.length };
+  document.body.dataset.race = 'running';
+  nextRaceRun();
+}
+
+function nextRaceRun() {
+  const config = race.queue.shift();
+  window.labState.raceRun = race.total - race.queue.length;
+  startRun(config);
+}
+
+function endRace(why) {
+  if (!race) return;
+  race = null;
+  document.body.dataset.race = why ? 'stopped' : 'finished';
+  if (why) $('progress-text').textContent += ` (${why})`;
+}
+
+/** A finished run: saved with its results; a race then trains its next rule, or compares. */
+async function keepFinishedRun() {
+  const name = keptFromRun;
+  keptFromRun = null;
+  if (name && window.lastResults && modelsPanel) {
+    try {
+      await modelsPanel.addFinishedRun(name, window.lastResults);
+    } catch (err) {
+      showMessage(`The finished model could not be kept: ${err.message}`);
+    }
+  }
+  if (!race) return;
+  if (race.queue.length) {
+    nextRaceRun();
+    return;
+  }
+  $('progress-text').textContent = `Race finished: ${race.total} model(s) trained. Comparing their representations…`;
+  endRace(null);
+  send(ToWorker.COMPARE);
+}
+
+/** The form and the race's boxes from the page's link; what does not parse is named. */
+function applyUrlSettings(menus) {
+  const { values, race: raceRules, raceFrontEnds, problems } = readSettings(location.search, {
+    rules: menus.rules.map((r) => r.id), frontEnds: menus.frontEnds.map((f) => f.id),
+  });
+  // The rule first: choosing it sets its own learning rate, which the link may then override.
+  for (const id of ['task', 'rule', 'front_end']) {
+    if (values[id] === undefined) continue;
+    $(id).value = values[id];
+    $(id).dispatchEvent(new Event('change'));
+  }
+  for (const [id, value] of Object.entries(values)) {
+    if (!['task', 'rule', 'front_end'].includes(id)) $(id).value = value;
+  }
+  if (raceRules) setTicked('race-rule', raceRules);
+  if (raceFrontEnds) setTicked('race-front-end', raceFrontEnds);
+  window.labState.linkProblems = problems;
+  if (problems.length) {
+    showMessage(`This link's settings were not all understood (${problems.join(', ')}): the defaults are used for those.`, 'info');
+  }
+}
+
+function writeUrlSettings() {
+  if (STUDY || window.jatos) return;
+  const query = settingsQuery(location.search, (id) => $(id), tickedRules(), ticked('race-front-end'));
+  history.replaceState(null, '', `${location.pathname}?${query}`);
+}
+
+/** Puts the link to these settings in the box beside the button and on the clipboard. */
+async function shareLink() {
+  writeUrlSettings();
+  $('share-url').value = location.href;
+  $('share-url').hidden = false;
+  $('share-url').select();
+  try {
+    await navigator.clipboard.writeText(location.href);
+    $('share-status').textContent = 'Link copied.';
+  } catch {
+    $('share-status').textContent = 'Copy the link from the box.';
+  }
+}
+
+/** After the worker (re)starts: every saved model is loaded back into it. */
+async function restoreModels() {
+  restoring = true;
+  setRunState(runState);
+  try {
+    modelsPanel.clear();
+    await modelsPanel.restore();
+  } finally {
+    restoring = false;
+    setRunState(runState);
+    document.body.dataset.modelsRestored = String(modelsPanel.models.length);
+  }
+}
+
 function main() {
   curves = new LearningCurves($('loss-chart'), $('accuracy-chart'));
   alignment = new AlignmentCharts($('update-angle-chart'), $('feedback-angle-chart'));
   robustnessCharts = new RobustnessCharts($('noise-chart'), $('contrast-chart'));
+  modelsPanel = new ModelsPanel({
+    request, ToWorker, curves, showMessage,
+    elements: { list: $('model-list'), table: $('summary-table'), status: $('models-status') },
+    download: (m) => downloadBytes(m.weights, `${m.name.replace(/[^A-Za-z0-9._-]+/g, '_')}.bpk`),
+  });
   if (!navigator.gpu) $('backend-select').options[1].text = 'WebGPU (not available in this browser)';
   wireControls();
   drawFilters($('filters'), null);
@@ -575,9 +751,10 @@ function main() {
   });
   comparisonView = new ComparisonView({
     request, ToWorker, classNames: names, localTrials: () => experimentPanel.finishedTrials(),
+    onCompared: () => modelsPanel.render(),
   });
   experimentPanel.init();
-  startWorker();
+  modelsPanel.open().then(() => startWorker());
   watchWorker();
   setRunState('idle');
   if (SELF_TEST === 'panic') window.labSelfTestPanic = () => send(ToWorker.SELF_TEST_PANIC);

@@ -11,42 +11,121 @@ function makeChart(element, title, seriesLabel, xLabel, yLabel, stroke, points =
   }, [[], []], element);
 }
 
+const CURVE_COLOURS = ['#c0392b', '#2471a3', '#16a085', '#8e44ad', '#d35400', '#7f8c8d', '#27ae60', '#f39c12'];
+
+/**
+ * The learning curves of every kept model and of the run in progress, overlaid: training loss
+ * against epochs (the live run's per batch, smoothed; a restored model's per epoch) and test
+ * accuracy per epoch. One series per model in each chart; clicking a legend entry hides or shows
+ * it (uPlot's legend). The charts are rebuilt when the set of models changes and only given new
+ * data otherwise. Each chart's element carries `data-series`, the number of model curves.
+ */
 export class LearningCurves {
   constructor(lossElement, accuracyElement) {
-    this.loss = makeChart(lossElement, 'Training loss', 'loss (smoothed)', 'epoch', 'loss', '#c0392b');
-    this.accuracy = makeChart(accuracyElement, 'Test accuracy', 'accuracy %', 'epoch', '%', '#2471a3', true, [0, 100]);
-    this.reset();
+    this.lossElement = lossElement;
+    this.accuracyElement = accuracyElement;
+    this.models = []; // {key, name, lossX, lossY, accX, accY, smoothed}
+    this.loss = null;
+    this.accuracy = null;
+    this.rebuild();
   }
 
-  reset() {
-    this.lossX = []; this.lossY = []; this.smoothed = null;
-    this.accX = []; this.accY = [];
-    this.loss.setData([[], []]);
-    this.accuracy.setData([[], []]);
+  entry(key) {
+    return this.models.find((m) => m.key === key);
+  }
+
+  /** A new run's curves, under `name`, replacing the previous live run's if it was not kept. */
+  startLive(name) {
+    this.models = this.models.filter((m) => m.key !== 'live');
+    this.models.push({ key: 'live', name, lossX: [], lossY: [], accX: [], accY: [], smoothed: null });
+    this.rebuild();
   }
 
   /** `position` in epochs (fractional). Exponential smoothing keeps the curve readable. */
   addLoss(position, loss) {
-    this.smoothed = this.smoothed === null ? loss : 0.9 * this.smoothed + 0.1 * loss;
-    this.lossX.push(position);
-    this.lossY.push(this.smoothed);
-    this.loss.setData([this.lossX, this.lossY]);
+    const m = this.entry('live');
+    if (!m) return;
+    m.smoothed = m.smoothed === null ? loss : 0.9 * m.smoothed + 0.1 * loss;
+    m.lossX.push(position);
+    m.lossY.push(m.smoothed);
+    this.draw();
   }
 
   addAccuracy(epoch, accuracy) {
-    this.accX.push(epoch);
-    this.accY.push(100 * accuracy);
-    this.accuracy.setData([this.accX, this.accY]);
+    const m = this.entry('live');
+    if (!m) return;
+    m.accX.push(epoch);
+    m.accY.push(100 * accuracy);
+    this.draw();
   }
 
-  /** Shows a loaded results file's per-epoch curves. */
-  showResults(results) {
-    this.reset();
+  /** The live run's curves now belong to the kept model `key`. */
+  keepLive(key, name) {
+    const m = this.entry('live');
+    if (!m) return;
+    m.key = key;
+    m.name = name;
+    this.rebuild();
+  }
+
+  /** A model's per-epoch curves from its results file (a restored model, a loaded file). */
+  setModel(key, name, results) {
+    this.models = this.models.filter((m) => m.key !== key);
+    const m = { key, name, lossX: [], lossY: [], accX: [], accY: [], smoothed: null };
     for (const e of results.epochs) {
-      this.lossX.push(e.epoch); this.lossY.push(e.train_loss);
-      this.addAccuracy(e.epoch, e.test_accuracy);
+      m.lossX.push(e.epoch); m.lossY.push(e.train_loss);
+      m.accX.push(e.epoch); m.accY.push(100 * e.test_accuracy);
     }
-    this.loss.setData([this.lossX, this.lossY]);
+    this.models.push(m);
+    this.rebuild();
+  }
+
+  rename(key, name) {
+    const m = this.entry(key);
+    if (m) { m.name = name; this.rebuild(); }
+  }
+
+  remove(key) {
+    this.models = this.models.filter((m) => m.key !== key);
+    this.rebuild();
+  }
+
+  /** Keys of the models drawn, in order. */
+  keys() {
+    return this.models.map((m) => m.key);
+  }
+
+  data(kind) {
+    const tables = this.models.map((m) => (kind === 'loss' ? [m.lossX, m.lossY] : [m.accX, m.accY]));
+    if (!tables.length) return [[]];
+    return uPlot.join(tables);
+  }
+
+  chart(element, old, title, yLabel, yRange, points) {
+    // Keep which curves the user hid, by model.
+    const hidden = new Set(old ? old.series.slice(1).filter((s) => !s.show).map((s) => s.label) : []);
+    old?.destroy();
+    element.replaceChildren();
+    element.dataset.series = String(this.models.length);
+    return new uPlot({
+      title, width: Math.max(280, element.clientWidth || 420), height: 220,
+      scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
+      axes: [{ label: 'epoch' }, { label: yLabel }],
+      series: [{ label: 'epoch' }, ...this.models.map((m, i) => ({
+        label: m.name, stroke: CURVE_COLOURS[i % CURVE_COLOURS.length], width: 2, spanGaps: true,
+        show: !hidden.has(m.name), points: { show: points, size: 7 },
+      }))],
+    }, this.data(title === 'Training loss' ? 'loss' : 'accuracy'), element);
+  }
+
+  rebuild() {
+    this.loss = this.chart(this.lossElement, this.loss, 'Training loss', 'loss', null, false);
+    this.accuracy = this.chart(this.accuracyElement, this.accuracy, 'Test accuracy', '%', [0, 100], true);
+  }
+
+  draw() {
+    this.loss.setData(this.data('loss'));
+    this.accuracy.setData(this.data('accuracy'));
   }
 }
 

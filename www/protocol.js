@@ -39,6 +39,10 @@ export const ToWorker = Object.freeze({
   HUMAN_COMPARE: 'human-compare',
   /** { type, requestId } the last comparison's trials, people's and models', as CSV */
   GROUP_CSV: 'group-csv',
+  /** { type, requestId, name } drop a kept model from the comparisons (the model list deleted it) */
+  FORGET_MODEL: 'forget-model',
+  /** { type, requestId, name, newName } what the comparisons call a kept model */
+  RENAME_MODEL: 'rename-model',
 });
 
 /** Worker → page. */
@@ -65,9 +69,9 @@ export const FromWorker = Object.freeze({
   PREDICTION: 'prediction',
   /** { type, json } the results file's text */
   RESULTS: 'results',
-  /** { type, bytes: ArrayBuffer } */
+  /** { type, bytes: ArrayBuffer, requestId? } (with a requestId: asked for by the model list, not a download) */
   WEIGHTS: 'weights',
-  /** { type, metrics, misclassified, filters, kept } after a weights file loaded */
+  /** { type, metrics, misclassified, filters, kept, requestId? } after a weights file loaded */
   WEIGHTS_LOADED: 'weights-loaded',
   /** { type, results: {text, task, rule, backend, epochs, final_test_accuracy, final_confusion} } a checked results file */
   RESULTS_CHECKED: 'results-checked',
@@ -87,6 +91,9 @@ export const FromWorker = Object.freeze({
   HUMAN_COMPARISON: 'human-comparison',
   /** { type, requestId, csv } */
   GROUP_CSV: 'group-csv',
+  /** { type, requestId, count } models still kept after FORGET_MODEL; { type, requestId } after RENAME_MODEL */
+  MODEL_FORGOTTEN: 'model-forgotten',
+  MODEL_RENAMED: 'model-renamed',
   /** { type, message, fatal, requestId? } fatal: the compute module died and the worker must restart */
   ERROR: 'error',
 });

@@ -303,13 +303,13 @@ async function handle(msg) {
       break;
     case ToWorker.GET_WEIGHTS: {
       const bytes = await useLab('weights', (l) => l.weights());
-      post(FromWorker.WEIGHTS, { bytes: bytes.buffer }, [bytes.buffer]);
+      post(FromWorker.WEIGHTS, { bytes: bytes.buffer, requestId: msg.requestId }, [bytes.buffer]);
       break;
     }
     case ToWorker.LOAD_WEIGHTS: {
       if (run) throw new Error('stop the training run before loading weights');
       const loaded = await withData(msg.task, 'load_weights', (l) => l.load_weights(new Uint8Array(msg.bytes), msg.name || 'weights', msg.task));
-      post(FromWorker.WEIGHTS_LOADED, loaded);
+      post(FromWorker.WEIGHTS_LOADED, { ...loaded, requestId: msg.requestId });
       post(FromWorker.MODEL_KEPT, loaded.kept);
       await postStatus();
       break;
@@ -346,6 +346,15 @@ async function handle(msg) {
       post(FromWorker.TRIALS_PARSED, { requestId: msg.requestId, name: msg.name, trials });
       break;
     }
+    case ToWorker.FORGET_MODEL: {
+      const count = await useLab('forget_model', (l) => l.forget_model(msg.name));
+      post(FromWorker.MODEL_FORGOTTEN, { requestId: msg.requestId, count });
+      break;
+    }
+    case ToWorker.RENAME_MODEL:
+      await useLab('rename_model', (l) => l.rename_model(msg.name, msg.newName));
+      post(FromWorker.MODEL_RENAMED, { requestId: msg.requestId });
+      break;
     case ToWorker.CHECK_RESULTS:
       post(FromWorker.RESULTS_CHECKED, { results: await useLab('check_results', () => WebLab.check_results(msg.text)) });
       break;
@@ -372,6 +381,8 @@ const labels = {
   [ToWorker.PARSE_TRIALS]: 'could not import',
   [ToWorker.HUMAN_COMPARE]: 'could not compare people and models',
   [ToWorker.GROUP_CSV]: 'could not export the group',
+  [ToWorker.FORGET_MODEL]: 'could not delete the model',
+  [ToWorker.RENAME_MODEL]: 'could not rename the model',
 };
 
 function fail(err, context, requestId) {

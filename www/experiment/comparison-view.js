@@ -202,6 +202,7 @@ export class ComparisonView {
       window.labState.humanComparison = this.comparison;
       window.labState.modelTrialCount = reply.model_trials;
       this.show();
+      this.onCompared?.();
       $('compare-status').textContent = reply.models_note ? `${reply.models_note[0].toUpperCase()}${reply.models_note.slice(1)}.` : '';
     } catch (err) {
       $('compare-status').textContent = `Could not compare: ${err.message}`;

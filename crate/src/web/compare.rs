@@ -10,11 +10,12 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::convert::{js_error, to_js};
 use super::lab::WebLab;
-use super::state::{BusyGuard, State};
+use super::state::{BusyGuard, State, with};
 use crate::analysis::{
     ComparisonOptions, LayerCapture, ProbeInfo, capture_layers, compare, probe_indices,
 };
 use crate::data::Task;
+use crate::error::LabError;
 use crate::model::SeedNet;
 
 /// A finished or loaded model kept for comparison, with its capture once computed.
@@ -41,6 +42,13 @@ const MAX_SESSION_MODELS: usize = 6;
 pub(super) struct KeptModel {
     pub(super) count: usize,
     pub(super) name: String,
+}
+
+fn kept_index(s: &State, name: &str) -> crate::error::Result<usize> {
+    s.models
+        .iter()
+        .position(|m| m.name == name)
+        .ok_or_else(|| LabError::State(format!("no kept model is called {name:?}")))
 }
 
 /// Keeps `model` for the comparisons as "#n label"; beyond [`MAX_SESSION_MODELS`] the oldest
@@ -72,6 +80,43 @@ pub(super) fn keep(
 
 #[wasm_bindgen]
 impl WebLab {
+    /// Drops the kept model `name` from the comparisons (the page's model list deleted it).
+    /// Returns the number of models still kept; an unknown name is refused.
+    pub fn forget_model(&self, name: &str) -> Result<usize, JsValue> {
+        with(&self.state, |s| {
+            let at = kept_index(s, name)?;
+            s.models.remove(at);
+            Ok(s.models.len())
+        })
+        .map_err(js_error)
+    }
+
+    /// Renames the kept model `name` to `new_name` (what the comparisons call it). Refuses an
+    /// empty name, one over 80 characters, and one another kept model has.
+    pub fn rename_model(&self, name: &str, new_name: &str) -> Result<(), JsValue> {
+        let new_name = new_name.trim();
+        with(&self.state, |s| {
+            if new_name.is_empty() || new_name.chars().count() > 80 {
+                return Err(LabError::State(
+                    "a model's name has 1 to 80 characters".into(),
+                ));
+            }
+            let at = kept_index(s, name)?;
+            if s.models
+                .iter()
+                .enumerate()
+                .any(|(i, m)| i != at && m.name == new_name)
+            {
+                return Err(LabError::State(format!(
+                    "another kept model is called {new_name:?}"
+                )));
+            }
+            s.models[at].name = new_name.to_string();
+            Ok(())
+        })
+        .map_err(js_error)
+    }
+
     /// Compares the kept models of the data set in use (the current model's, else the loaded
     /// one) on a seeded probe set of its test split. Resolves to the library's one comparison
     /// (`analysis::Comparison`: every layer's CKA kinds, RSA, class RDMs and each model's PCA),
