@@ -31,6 +31,8 @@ test('no serious or critical accessibility violations, before and after a race',
   assert.deepEqual(await seriousViolations(page), [], 'after a race');
   for (const [name, viewport] of [['laptop-1366x768', { width: 1366, height: 768 }], ['phone-390x844', { width: 390, height: 844 }]]) {
     await page.setViewportSize(viewport);
+    // Two frames for the new layout to be painted before the full-page capture.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
     await page.screenshot({ path: lab.file(`${name}.png`), fullPage: true });
     assert.deepEqual(await seriousViolations(page), [], `at ${name}`);
   }
