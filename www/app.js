@@ -486,14 +486,8 @@ function wireControls() {
     if (rate) $('learning_rate').value = String(rate);
   });
   $('start').addEventListener('click', () => {
-    let config;
-    try {
-      config = readConfig();
-    } catch (err) {
-      showMessage(err.message);
-      return;
-    }
-    clearMessage();
+    const config = formConfig();
+    if (!config) return;
     race = null;
     startRun(config);
   });
@@ -575,6 +569,18 @@ function wireControls() {
   });
 }
 
+/** The form's config, or null once the page has said what is wrong with it. */
+function formConfig() {
+  try {
+    const config = readConfig();
+    clearMessage();
+    return config;
+  } catch (err) {
+    showMessage(err.message);
+    return null;
+  }
+}
+
 /** One training run of `config`; its curve joins the overlaid charts as the live one. */
 function startRun(config) {
   lastTask = config.task;
@@ -618,14 +624,8 @@ function setTicked(name, ids) {
  * model's time and images/s are then its own, not shared with the others'.
  */
 function startRace() {
-  let base;
-  try {
-    base = readConfig();
-  } catch (err) {
-    showMessage(err.message);
-    return;
-  }
-  clearMessage();
+  const base = formConfig();
+  if (!base) return;
   const frontEnds = ticked('race-front-end');
   const queue = [];
   for (const frontEnd of frontEnds.length ? frontEnds : [base.front_end]) {
