@@ -158,10 +158,26 @@ export async function reloadLab(page) {
 }
 
 /**
- * Clicks `selector` and saves the file it downloads at `pathOf(suggested name)`; resolves to
- * the path and the file's text.
+ * Opens the page's tab `name` ('train', 'inside', 'compare', 'people') as a visitor does, by
+ * clicking it: the other tabs' controls are hidden, and Playwright will not click those.
+ */
+export async function openTab(page, name) {
+  await page.click(`#tab-${name}`);
+  await page.waitForFunction((n) => document.body.dataset.tab === n && !document.querySelector(`#view-${n}`).hidden, name);
+}
+
+/** Opens the tab that holds `selector`'s element (none to open for the header's and the experiment's). */
+export async function reveal(page, selector) {
+  const view = await page.evaluate((s) => document.querySelector(s)?.closest('[role="tabpanel"]')?.id ?? null, selector);
+  if (view) await openTab(page, view.replace(/^view-/, ''));
+}
+
+/**
+ * Clicks `selector` (opening its tab first) and saves the file it downloads at
+ * `pathOf(suggested name)`; resolves to the path and the file's text.
  */
 export async function download(page, selector, pathOf) {
+  await reveal(page, selector);
   const [file] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
   const path = pathOf(file.suggestedFilename());
   await file.saveAs(path);
@@ -197,6 +213,7 @@ export async function waitForRunEnd(page, timeout = 900_000) {
 
 /** Fills the run form and starts; returns once the page reports `state`. */
 export async function train(page, { task = 'mnist', rule = 'bp', frontEnd = 'learned', epochs = 1, trainLimit = '', seed = 0 } = {}, timeout = 900_000) {
+  await openTab(page, 'train');
   await page.selectOption('#task', task);
   await page.selectOption('#rule', rule);
   await page.selectOption('#front_end', frontEnd);
@@ -228,11 +245,13 @@ export async function stillTrains(page, trainLimit) {
  * and the comparison must then be redrawn. `timeout` bounds each of the three waits.
  */
 export async function compareMidRun(page, { trainLimit, batches, timeout }) {
+  await openTab(page, 'train');
   await page.fill('#epochs', '1');
   await page.fill('#train_limit', String(trainLimit));
   await page.click('#start');
   await page.waitForFunction((n) => window.labState.losses.length >= n, batches, { timeout });
   await page.evaluate(() => { window.labState.comparisonBefore = window.labState.comparison; });
+  await openTab(page, 'compare');
   await page.selectOption('#compare-layer', '1');
   await waitForRunEnd(page, timeout);
   assert.equal(await page.evaluate(() => document.body.dataset.runState), 'finished',
@@ -301,10 +320,11 @@ export async function finishSession(page, answers, options = {}) {
 }
 
 /**
- * Fills panel 11's form and starts a session; resolves once the experiment is on screen.
+ * Fills the People tab's experiment form and starts a session; resolves once the experiment is on screen.
  * `durations` and `noise` are the form's text ("100, unlimited", "0, 0.5").
  */
 export async function startExperiment(page, { participant = 'scripted', seed = 5, preset = 'short', noise = '0', durations = '100, unlimited' } = {}) {
+  await openTab(page, 'people');
   await page.selectOption('#exp-preset', preset);
   await page.fill('#participant-id', participant);
   await page.fill('#exp-seed', String(seed));

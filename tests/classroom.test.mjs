@@ -1,8 +1,9 @@
 // The classroom page: racing several rules, the kept models surviving a reload (IndexedDB),
-// renaming and deleting them, and the settings living in a shareable link.
+// renaming and deleting them, the settings living in a shareable link, the tabs by keyboard,
+// the guided tour and the larger text for a room.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labSuite, reloadLab, waitForRunEnd, message } from './browser.mjs';
+import { labSuite, openTab, reloadLab, waitForRunEnd, message } from './browser.mjs';
 
 const lab = labSuite(import.meta.url);
 
@@ -31,8 +32,12 @@ test('a race of bp, fa and hebbian keeps three models that come back after a rel
   const before = await models(page);
   assert.deepEqual(before.map((m) => m.rule), ['bp', 'fa', 'hebbian']);
   assert.ok(before.every((m) => m.saved), 'every model is saved in IndexedDB');
-  assert.equal(await seriesIn(page, 'loss-chart'), 3);
-  assert.equal(await seriesIn(page, 'accuracy-chart'), 3);
+  for (const chart of ['loss-chart', 'accuracy-chart', 'update-angle-chart', 'feedback-angle-chart']) {
+    assert.equal(await seriesIn(page, chart), 3, chart);
+  }
+  // The race's comparison showed its progress: one step per model captured.
+  const work = await page.evaluate(() => ({ ...document.querySelector('#compare-work').dataset }));
+  assert.deepEqual([work.state, work.done, work.total], ['done', '3', '3']);
   const rowsBefore = await summaryRows(page);
   assert.equal(rowsBefore.length, 3);
   rowsBefore.forEach((row, i) => assert.equal(row.accuracy, `${(100 * before[i].accuracy).toFixed(2)}%`));
@@ -48,12 +53,14 @@ test('a race of bp, fa and hebbian keeps three models that come back after a rel
     // Loaded back and evaluated again: the same weights give the same accuracy.
     assert.equal(m.evaluated, before[i].accuracy, `${m.name}: evaluated ${m.evaluated}, trained to ${before[i].accuracy}`);
   });
-  assert.equal(await seriesIn(page, 'loss-chart'), 3);
-  assert.equal(await seriesIn(page, 'accuracy-chart'), 3);
+  for (const chart of ['loss-chart', 'accuracy-chart', 'update-angle-chart', 'feedback-angle-chart']) {
+    assert.equal(await seriesIn(page, chart), 3, `${chart} after the reload`);
+  }
   const rowsAfter = await summaryRows(page);
   assert.equal(rowsAfter.length, 3);
   rowsAfter.forEach((row, i) => assert.equal(row.accuracy, `${(100 * after[i].evaluated).toFixed(2)}%`));
   // The restored models are in the worker again, under their names: they can be compared.
+  await openTab(page, 'compare');
   await page.click('#compare');
   await page.waitForFunction(() => window.labState.comparison?.models.length === 3, null, { timeout: 120_000 });
   assert.deepEqual(await page.evaluate(() => window.labState.comparison.models), before.map((m) => m.name));
@@ -69,6 +76,14 @@ test('a race of bp, fa and hebbian keeps three models that come back after a rel
   await restored(page, 2);
   assert.deepEqual((await models(page)).map((m) => m.name), ['backprop, the reference', before[1].name]);
   assert.equal(await seriesIn(page, 'loss-chart'), 2);
+  // The page reopened on the tab it was left on (the link's #compare).
+  assert.equal(await page.evaluate(() => document.body.dataset.tab), 'compare');
+  // Deleting every model leaves nothing to compare.
+  for (let left = 2; left > 0; left--) {
+    await page.locator('#model-list li').first().getByRole('button', { name: /^delete/ }).click();
+    await page.waitForFunction((n) => window.labState.models.length === n - 1, left);
+  }
+  await page.waitForFunction(() => document.querySelector('#compare').disabled);
 });
 
 test('a shared link opens with its settings, and a malformed one with defaults and a message', async () => {
@@ -90,7 +105,11 @@ test('a shared link opens with its settings, and a malformed one with defaults a
   await page.click('#share-link');
   const link = await page.inputValue('#share-url');
   assert.match(link, /seed=11/);
-  const again = await lab.open(link.slice(link.indexOf('?')));
+  assert.match(link, /#train$/, 'the link names the open tab');
+  const again = await lab.open(link.slice(link.indexOf('?')).replace(/#train$/, '#compare'));
+  assert.equal(await again.evaluate(() => document.body.dataset.tab), 'compare', 'a link to the Compare tab opens on it');
+  assert.equal(await again.isVisible('#compare'), true);
+  assert.equal(await again.isVisible('#start'), false);
   assert.equal(await again.inputValue('#seed'), '11');
   assert.equal(await again.inputValue('#rule'), 'fa');
   assert.deepEqual(await again.evaluate(() => [...document.querySelectorAll('input[name="race-rule"]:checked')].map((i) => i.value)), ['bp', 'dfa']);
@@ -105,4 +124,64 @@ test('a shared link opens with its settings, and a malformed one with defaults a
   const shown = await message(bad);
   assert.match(shown, /not all understood/);
   for (const key of ['task=', 'epochs=', 'seed=', 'race=']) assert.ok(shown.includes(key), `the message names ${key}: ${shown}`);
+});
+
+test('the tabs work from the keyboard, the tour walks through four steps, and larger text stays on', async () => {
+  const page = await lab.open();
+  const tab = () => page.evaluate(() => ({ shown: document.body.dataset.tab, focused: document.activeElement.id }));
+  assert.equal((await tab()).shown, 'train');
+  await page.focus('#tab-train');
+  await page.keyboard.press('ArrowRight');
+  assert.deepEqual(await tab(), { shown: 'inside', focused: 'tab-inside' });
+  assert.equal(await page.isVisible('#draw'), true);
+  assert.equal(await page.isVisible('#start'), false);
+  await page.keyboard.press('End');
+  assert.deepEqual(await tab(), { shown: 'people', focused: 'tab-people' });
+  await page.keyboard.press('ArrowRight');
+  assert.deepEqual(await tab(), { shown: 'train', focused: 'tab-train' }, 'the arrows wrap around');
+  await page.keyboard.press('ArrowLeft');
+  assert.deepEqual(await tab(), { shown: 'people', focused: 'tab-people' });
+  await page.keyboard.press('Home');
+  assert.deepEqual(await tab(), { shown: 'train', focused: 'tab-train' });
+  // Only the selected tab is in the Tab order.
+  assert.deepEqual(await page.evaluate(() => [...document.querySelectorAll('[role=tab]')].map((t) => t.tabIndex)), [0, -1, -1, -1]);
+
+  // A first visit offers the tour; it opens the tab of each step and outlines what to look at.
+  assert.equal(await page.isVisible('#tour-offer'), true);
+  await page.click('#tour-offer-start');
+  const step = () => page.evaluate(() => ({
+    step: document.querySelector('#tour').dataset.step, tab: document.body.dataset.tab,
+    target: document.querySelector('.tour-target')?.id, focused: document.activeElement.id,
+  }));
+  assert.deepEqual(await step(), { step: '1', tab: 'train', target: 'race-fieldset', focused: 'tour-title' });
+  await page.click('#tour-next');
+  assert.deepEqual(await step(), { step: '2', tab: 'train', target: 'curves', focused: 'tour-title' });
+  await page.click('#tour-next');
+  assert.deepEqual(await step(), { step: '3', tab: 'compare', target: 'compare-panel', focused: 'tour-title' });
+  await page.click('#tour-back');
+  assert.equal((await step()).step, '2');
+  await page.click('#tour-next');
+  await page.click('#tour-next');
+  assert.deepEqual(await step(), { step: '4', tab: 'people', target: 'experiment-panel', focused: 'tour-title' });
+  assert.equal(await page.textContent('#tour-next'), 'Finish');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#tour'), false);
+  assert.equal(await page.evaluate(() => document.querySelector('.tour-target')), null);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tour-start');
+
+  // Larger text: the page's type and its charts grow, and stay so after a reload; no tour offer then.
+  const sizes = () => page.evaluate(() => ({
+    font: parseFloat(getComputedStyle(document.body).fontSize),
+    chart: document.querySelector('#loss-chart .uplot').offsetHeight,
+  }));
+  await openTab(page, 'train');
+  const small = await sizes();
+  await page.click('#room-mode');
+  assert.equal(await page.getAttribute('#room-mode', 'aria-pressed'), 'true');
+  const large = await sizes();
+  assert.ok(large.font >= 1.2 * small.font && large.chart > small.chart, `${JSON.stringify(small)} → ${JSON.stringify(large)}`);
+  await page.screenshot({ path: lab.file('larger-text.png') });
+  await reloadLab(page);
+  assert.deepEqual(await sizes(), large);
+  assert.equal(await page.isVisible('#tour-offer'), false, 'the tour is offered once');
 });

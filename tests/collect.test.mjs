@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { labSuite, newPage, participate } from './browser.mjs';
+import { labSuite, newPage, openTab, participate } from './browser.mjs';
 
 const BIN = process.env.MICROLEARNING_BIN;
 // The collection server serves the site itself: the suite only launches Chromium.
@@ -129,6 +129,8 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
   await dashboard.close();
 
   page = await openLink(context, base);
+  await page.waitForFunction(() => document.body.dataset.readyMs !== undefined, null, { timeout: 60_000 });
+  await openTab(page, 'people');
   await page.waitForSelector('#exp-sessions tr[data-session]', { timeout: 60_000 });
   const local = await lab.download(page, '#exp-sessions button[data-action="csv"]', 'collect-local.csv');
   assert.equal(local.text, csv, "the server's CSV equals the page's, row for row");
@@ -150,6 +152,7 @@ test('a participant from a Prolific link: offline stretch, reload, completion; t
   // On another device, the lab page pools the study's trials into the people-vs-models group.
   const pooled = await openLink(other, `${base}?pool=${study}`);
   await pooled.waitForFunction(() => document.body.dataset.readyMs !== undefined, null, { timeout: 60_000 });
+  assert.equal(await pooled.evaluate(() => document.body.dataset.tab), 'people', 'a pooling link opens the People tab');
   assert.equal(await pooled.inputValue('#pool-study'), study);
   await pooled.fill('#pool-token', token);
   await pooled.click('#pool-load');

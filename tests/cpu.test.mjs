@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labSuite, once, openLab, train, mean, download, loadWeights, waitForMessage, message, ARTIFACTS } from './browser.mjs';
+import {
+  labSuite, once, openLab, openTab, reloadLab, train, mean, download, loadWeights, waitForMessage, message, ARTIFACTS,
+} from './browser.mjs';
 
 const lab = labSuite(import.meta.url);
 
@@ -82,11 +84,15 @@ test('each batch is split over one CPU worker per core, and ?workers=1 trains in
   console.log(`1 CPU worker: ${single.msPerBatch.toFixed(1)} ms per batch of 64`);
 });
 
-test('robustness: accuracy without degradation equals the test accuracy, and noise lowers it', async () => {
+test('robustness: accuracy without degradation equals the test accuracy, noise lowers it, and the curves are saved', async () => {
   const { page } = await withOneEpochModel();
   const accuracy = Number(await page.getAttribute('#test-accuracy', 'data-value'));
+  await openTab(page, 'compare');
   await page.click('#measure-robustness');
+  // Its progress bar counts the nine evaluations and ends full.
   await page.waitForFunction(() => window.labState.robustness, null, { timeout: 300_000 });
+  const work = await page.evaluate(() => ({ ...document.querySelector('#robustness-work').dataset }));
+  assert.deepEqual([work.state, work.done, work.total], ['done', '9', '9']);
   const r = await page.evaluate(() => window.labState.robustness);
   const clean = r.points.find((p) => p.degradation.kind === 'gaussian-noise' && p.degradation.sigma === 0);
   const noisy = r.points.find((p) => p.degradation.kind === 'gaussian-noise' && p.degradation.sigma === 0.5);
@@ -95,10 +101,17 @@ test('robustness: accuracy without degradation equals the test accuracy, and noi
   assert.equal(r.images, 2004);
   assert.equal(clean.accuracy, accuracy, 'σ = 0 is the plain test set');
   assert.ok(noisy.accuracy < clean.accuracy && faint.accuracy < clean.accuracy);
+  // The loaded model is kept, so its curves were saved with it and are drawn again after a reload.
+  const series = () => page.evaluate(() => [document.querySelector('#noise-chart').dataset.series, document.querySelector('#contrast-chart').dataset.series]);
+  assert.deepEqual(await series(), ['1', '1']);
+  await reloadLab(page);
+  await page.waitForFunction(() => document.body.dataset.modelsRestored === '1', null, { timeout: 120_000 });
+  assert.deepEqual(await series(), ['1', '1']);
 });
 
 test('the first layer\'s response maps to a chosen test image are drawn', async () => {
   const { page } = await withOneEpochModel();
+  await openTab(page, 'inside');
   await page.fill('#response-index', '7');
   await page.click('#show-responses');
   await page.waitForFunction(() => window.labState.responses?.index === 7);
@@ -108,6 +121,7 @@ test('the first layer\'s response maps to a chosen test image are drawn', async 
 
 test('drawing on the pad shows ten class probabilities', async () => {
   const { page } = await withOneEpochModel();
+  await openTab(page, 'inside');
   await page.locator('#draw').scrollIntoViewIfNeeded();
   const box = await page.locator('#draw').boundingBox();
   await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
@@ -202,6 +216,7 @@ test('models trained in the session can be compared (CKA, RDM, PCA)', async () =
   const fa = await train(page, { rule: 'fa', epochs: 1, trainLimit: 640 });
   assert.equal(fa.state, 'finished', fa.message);
   assert.equal(await page.evaluate(() => window.labState.keptModels), 2);
+  await openTab(page, 'compare');
   await page.selectOption('#compare-layer', '3');
   await page.click('#compare');
   await page.waitForFunction(() => window.labState.comparison, null, { timeout: 300_000 });

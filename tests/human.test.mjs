@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { labSuite, train, mean, parseCsv, reloadLab, startExperiment, participate as driveExperiment } from './browser.mjs';
+import { labSuite, openTab, train, mean, parseCsv, reloadLab, startExperiment, participate as driveExperiment } from './browser.mjs';
 
 const lab = labSuite(import.meta.url);
 
@@ -100,6 +100,7 @@ test('a scripted participant runs a session with a reload; the page\'s confusion
   // A model joins as a participant, then the comparison.
   const run = await train(page, { epochs: 1, trainLimit: 640 });
   assert.equal(run.state, 'finished');
+  await openTab(page, 'people');
   await page.click('#human-compare');
   await page.waitForFunction(() => window.labState.humanComparison, null, { timeout: 120_000 });
   const c = await page.evaluate(() => window.labState.humanComparison);

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import {
-  labSuite, participate, nextScreen, clickThrough, startExperiment, finishSession, reloadLab, storedSessions, parseCsv,
+  labSuite, openTab, participate, nextScreen, clickThrough, startExperiment, finishSession, reloadLab, storedSessions, parseCsv,
   stillTrains as trains,
 } from './browser.mjs';
 
@@ -58,6 +58,7 @@ async function sessionUnderWay({ participant, answered, init }) {
 }
 
 async function compare(page) {
+  await openTab(page, 'people');
   await page.click('#human-compare');
   await page.waitForFunction(() => window.labState.humanComparison, null, { timeout: 120_000 });
   return page.evaluate(() => window.labState.humanComparison);

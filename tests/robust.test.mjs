@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { labSuite, train, message, waitForMessage, stillTrains as trains, compareMidRun } from './browser.mjs';
+import { labSuite, openTab, train, message, waitForMessage, stillTrains as trains, compareMidRun } from './browser.mjs';
 
 const lab = labSuite(import.meta.url);
 /** A fresh page of the lab (its own context) that evaluates on 500 test images and offers the self-test panic. */
@@ -116,6 +116,7 @@ test('a seed above 2^53 survives the run, the download and a results file\'s rou
 test('comparing during a run waits for the batch and never aborts the run', async () => {
   const page = await open();
   await stillTrains(page);
+  await openTab(page, 'compare');
   await page.click('#compare');
   await page.waitForFunction(() => window.labState.comparison, null, { timeout: 300_000 });
   // Changing the compared layer re-runs the comparison, mid-run (after two batches of 1,280 images).
@@ -124,6 +125,7 @@ test('comparing during a run waits for the batch and never aborts the run', asyn
 
 test('a stimulus design of thousands of levels is refused before anything is allocated', async () => {
   const page = await open();
+  await openTab(page, 'people');
   const many = Array.from({ length: 5000 }, (_, i) => (i / 5000).toFixed(4)).join(', ');
   await page.fill('#participant-id', 'big-design');
   await page.fill('#exp-noise', many);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { labSuite, train, mean, message, compareMidRun, ARTIFACTS } from './browser.mjs';
+import { labSuite, openTab, train, mean, message, compareMidRun, ARTIFACTS } from './browser.mjs';
 
 const lab = labSuite(import.meta.url, { webgpu: true });
 
@@ -63,18 +63,22 @@ test('WebGPU: switching after a finished run moves the kept models; compare mid-
   const cpuRun = await train(p, { rule: 'bp', epochs: 1, trainLimit: 256 });
   assert.equal(cpuRun.state, 'finished', cpuRun.message);
   await useWebGpu(p);
+  await openTab(p, 'compare');
   await p.click('#compare');
   await p.waitForFunction(() => window.labState.comparison || !document.querySelector('#message').hidden, null, { timeout: 1_200_000 });
   assert.ok(await p.evaluate(() => window.labState.comparison), `compare after the switch: ${await p.textContent('#message')}`);
 
+  await openTab(p, 'train');
   await p.fill('#batch_size', '16');
   await compareMidRun(p, { trainLimit: 48, batches: 1, timeout: 1_200_000 });
 
   await p.selectOption('#backend-select', 'cpu');
   await p.waitForFunction(() => /CPU/.test(document.querySelector('#backend-name').textContent), null, { timeout: 120_000 });
   await p.evaluate(() => { window.labState.comparisonBefore = window.labState.comparison; });
+  await openTab(p, 'compare');
   await p.click('#compare');
   await p.waitForFunction(() => window.labState.comparison !== window.labState.comparisonBefore, null, { timeout: 300_000 });
+  await openTab(p, 'train');
   await p.fill('#batch_size', '64');
   const again = await train(p, { rule: 'bp', epochs: 1, trainLimit: 256 });
   assert.equal(again.state, 'finished', again.message);

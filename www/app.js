@@ -1,7 +1,7 @@
 // The page: controls, live views and files. All computation happens in the worker
 // (worker.js); this thread only sends protocol messages and draws what comes back.
 import { ToWorker, FromWorker, message } from './protocol.js';
-import { LearningCurves, AlignmentCharts, RobustnessCharts } from './charts.js';
+import { LearningCurves, AlignmentCharts, RobustnessCharts, fitCharts, restyleCharts } from './charts.js';
 import {
   CLASS_NAMES, drawFilters, drawConfusion, drawGallery, drawProbabilities, drawHeatmap, drawScatter,
   drawResponseMaps, imageCanvas,
@@ -15,6 +15,9 @@ import { ParticipantMode } from './experiment/participant.js';
 import { JatosMode } from './experiment/jatos-mode.js';
 import { ModelsPanel } from './classroom/models-panel.js';
 import { readSettings, settingsQuery } from './classroom/settings.js';
+import { Tabs } from './classroom/tabs.js';
+import { Tour } from './classroom/tour.js';
+import { WorkProgress } from './classroom/work-progress.js';
 
 const $ = (id) => document.getElementById(id);
 // Fashion-MNIST's 60,000 training images make one browser epoch take minutes; the page trains
@@ -54,6 +57,10 @@ let restoring = false;     // saved models are being loaded back into the worker
 let keptFromRun = null;    // the name the worker gave the run that just finished
 let loadedFileBytes = null; // a copy of the weights file the visitor loaded (the worker gets the original)
 let rateOf = {};           // rule id → the learning rate it is known to train at
+let tabs = null;
+let runningName = '';      // "rule · front end" of the run in progress, for the tab bar
+// Long work other than training, by the worker's WORK_PROGRESS `work` (see tracked()).
+const work = {};
 const loadStarted = performance.now();
 // What the page has seen, for the curious (and the browser tests): every reported batch loss.
 window.labState = { losses: [] };
@@ -86,6 +93,32 @@ function request(type, fields = {}) {
   });
 }
 
+/**
+ * What each long request is called on its progress bar and what its bar says when it is done.
+ * The worker reports its steps as WORK_PROGRESS with the same `work`.
+ */
+const TRACKED = {
+  [ToWorker.COMPARE]: { work: 'compare', done: (r) => `Compared ${r.comparison.models.length} model(s) on ${r.comparison.probe.size} test images` },
+  [ToWorker.ROBUSTNESS]: { work: 'robustness', done: (r) => `Measured ${r.robustness.name} on ${r.robustness.images.toLocaleString()} test images` },
+  [ToWorker.HUMAN_COMPARE]: { work: 'human-compare', done: (r) => `The kept models answered ${r.model_trials.toLocaleString()} trials` },
+  [ToWorker.STIMULI]: { work: 'stimuli', done: (r) => `Rendered ${r.list.stimuli.length.toLocaleString()} stimuli` },
+};
+
+/** `request`, with the request's progress bar (if it has one) shown until it settles. */
+async function tracked(type, fields = {}, what = '') {
+  const bar = work[TRACKED[type]?.work];
+  if (!bar) return request(type, fields);
+  bar.start(what);
+  try {
+    const reply = await request(type, fields);
+    bar.finish(TRACKED[type].done(reply));
+    return reply;
+  } catch (err) {
+    bar.fail();
+    throw err;
+  }
+}
+
 function settleRequest(msg) {
   const entry = pending.get(msg.requestId);
   if (!entry) return false;
@@ -116,9 +149,11 @@ function setRunState(state) {
   $('download-weights').disabled = busy || !window.hasModel;
   // Comparing, inspecting and measuring share the worker's lab with training: offered between
   // runs (the compared layer can still be changed mid-run; that comparison waits for a batch).
-  $('compare').disabled = busy || !window.labState.keptModels;
+  $('compare').disabled = busy || !window.labState.keptModels || !!work.compare?.running;
   $('show-responses').disabled = busy || !window.hasModel;
-  $('measure-robustness').disabled = busy || !window.hasModel;
+  const measuring = !!work.robustness?.running;
+  $('measure-robustness').disabled = busy || !window.hasModel || measuring;
+  $('measure-all-robustness').disabled = busy || measuring || !modelsPanel?.inWorker().length;
   document.body.dataset.runState = state;
 }
 
@@ -247,6 +282,7 @@ const handlers = {
     $('progress').value = 0;
     $('progress-text').textContent = `Training on ${msg.train_images.toLocaleString()} images` +
       `${msg.workers > 1 ? `, each batch split over ${msg.workers} CPU workers` : ''}…`;
+    $('tab-status').textContent = `${race ? `Race ${window.labState.raceRun}/${race.total}: ` : ''}training…`;
     document.body.dataset.workers = String(msg.workers);
   },
   [FromWorker.PROGRESS]: (msg) => {
@@ -259,6 +295,9 @@ const handlers = {
     document.body.dataset.workers = String(msg.workers);
     document.body.dataset.msPerBatch = String(msg.ms_per_batch);
     curves.addLoss(msg.epoch + (msg.batch + 1) / msg.batches_per_epoch, msg.loss);
+    // The run's state in the tab bar, seen from every tab.
+    $('tab-status').textContent = `${race ? `Race ${window.labState.raceRun}/${race.total} · ` : ''}` +
+      `${runningName} · epoch ${msg.epoch + 1}/${msg.epochs} · ${Math.round((100 * msg.done) / msg.total)}%`;
     window.labState.losses.push(msg.loss);
   },
   [FromWorker.EPOCH]: (msg) => {
@@ -273,6 +312,7 @@ const handlers = {
     if (msg.state === 'stopped') $('progress-text').textContent = 'Stopped. The model so far can still be used and saved; the finished epochs\' results can be downloaded.';
     if (msg.state === 'paused') $('progress-text').textContent += ' (paused)';
     if (msg.state === 'finished') $('progress-text').textContent = `Finished: test accuracy ${$('test-accuracy').textContent}.`;
+    $('tab-status').textContent = { finished: `${runningName}: ${$('test-accuracy').textContent}`, stopped: `${runningName}: stopped`, paused: `${runningName}: paused` }[msg.state] ?? $('tab-status').textContent;
     setRunState(msg.state);
     if (msg.state === 'finished') keepFinishedRun();
     else if (msg.state === 'stopped' || msg.state === 'idle') endRace(msg.state === 'stopped' ? 'the race was stopped' : 'a run ended without finishing');
@@ -308,8 +348,7 @@ const handlers = {
     lastTask = r.task;
     classNames = CLASS_NAMES[r.task] || CLASS_NAMES.mnist;
     curves.setModel('file', `results file: ${r.rule} on ${r.task}`, r);
-    alignment.reset();
-    for (const e of r.epochs) alignment.addEpoch(e, null);
+    alignment.setModel('file', `results file: ${r.rule} on ${r.task}`, r);
     showEvaluation({ test_accuracy: r.final_test_accuracy, confusion: r.final_confusion }, null, null);
     showMessage(`Results loaded: ${r.rule} on ${r.task}, ${r.epochs.length} epoch(s), ` +
       `final test accuracy ${(100 * r.final_test_accuracy).toFixed(2)}% (${r.backend}).`, 'info');
@@ -322,11 +361,8 @@ const handlers = {
     $('kept-models').textContent = `${msg.count} model(s) kept; the newest is ${msg.name}.`;
     setRunState(runState);
   },
-  [FromWorker.COMPARISON]: (msg) => {
-    window.labState.comparison = msg.comparison;
-    drawComparison();
-    modelsPanel?.setComparison(msg.comparison);
-    setRunState(runState);
+  [FromWorker.WORK_PROGRESS]: (msg) => {
+    work[msg.work]?.update(msg.done, msg.total);
   },
   [FromWorker.RESPONSE_MAPS]: (msg) => {
     const r = msg.responses;
@@ -334,11 +370,6 @@ const handlers = {
     $('response-image').getContext('2d').drawImage(image, 0, 0, 56, 56);
     drawResponseMaps($('response-maps'), r);
     window.labState.responses = { index: r.index, channels: r.channels, size: r.size };
-    setRunState(runState);
-  },
-  [FromWorker.ROBUSTNESS_RESULT]: (msg) => {
-    robustnessCharts.add(msg.name, msg.robustness);
-    window.labState.robustness = msg.robustness;
     setRunState(runState);
   },
   [FromWorker.ERROR]: (msg) => {
@@ -397,6 +428,44 @@ function drawClassRdm() {
   if (!c) return;
   const rdm = rowsOf(c.layers[Number($('compare-layer').value)].class_rdms[Number($('rdm-model').value)]);
   drawHeatmap($('class-rdm'), rdm, classNames, { lo: 0, hi: Math.max(...rdm.flat()), digits: 2 });
+}
+
+/** Compares the kept models (a click, a race's end, a new layer) and draws the comparison. */
+async function compareModels() {
+  if (work.compare.running) return;
+  setRunState(runState);
+  try {
+    const { comparison } = await tracked(ToWorker.COMPARE);
+    window.labState.comparison = comparison;
+    drawComparison();
+    modelsPanel?.setComparison(comparison);
+  } catch (err) {
+    showMessage(err.message); // the worker's message names the work: "could not compare the models: …"
+  } finally {
+    setRunState(runState);
+  }
+}
+
+/**
+ * Robustness curves of the kept models `names` (one after another), or of the model in use
+ * when `names` is null. A kept model's curves are saved with it.
+ */
+async function measureRobustness(names) {
+  const targets = names ?? [null];
+  setRunState(runState);
+  try {
+    for (const [i, name] of targets.entries()) {
+      const what = name ? `${name}${targets.length > 1 ? ` (model ${i + 1} of ${targets.length})` : ''}` : 'the current model';
+      const model = name ? modelsPanel.byWorkerName(name) : null;
+      const { robustness } = await tracked(ToWorker.ROBUSTNESS, name ? { name, task: model?.task } : {}, what);
+      window.labState.robustness = robustness;
+      await modelsPanel.setRobustness(robustness);
+    }
+  } catch (err) {
+    showMessage(err.message);
+  } finally {
+    setRunState(runState);
+  }
 }
 
 function startWorker() {
@@ -512,11 +581,7 @@ function wireControls() {
     if (window.lastResults) downloadText(window.lastResults, `microlearning-${lastTask}-results.json`, 'application/json');
   });
   $('download-weights').addEventListener('click', () => send(ToWorker.GET_WEIGHTS));
-  const compare = () => {
-    $('compare').disabled = true;
-    send(ToWorker.COMPARE);
-  };
-  $('compare').addEventListener('click', compare);
+  $('compare').addEventListener('click', compareModels);
   $('rdm-model').addEventListener('change', drawClassRdm);
   $('show-responses').addEventListener('click', () => {
     const index = parseInt($('response-index').value, 10);
@@ -527,16 +592,16 @@ function wireControls() {
     $('show-responses').disabled = true;
     send(ToWorker.RESPONSES, { index });
   });
-  $('measure-robustness').addEventListener('click', () => {
-    $('measure-robustness').disabled = true;
-    send(ToWorker.ROBUSTNESS);
-  });
+  $('measure-robustness').addEventListener('click', () => measureRobustness(null));
+  $('measure-all-robustness').addEventListener('click', () => measureRobustness(modelsPanel.inWorker().map((m) => m.workerName)));
+  $('alignment-layer').addEventListener('change', () => alignment.setLayer($('alignment-layer').value));
+  $('room-mode').addEventListener('click', () => setRoomMode(!document.documentElement.classList.contains('room')));
   // Every layer is in the comparison, so a new layer is drawn at once; the comparison is also
   // asked for again, to take in models kept since (a run's, when it finishes).
   $('compare-layer').addEventListener('change', () => {
     if (!window.labState.comparison) return;
     drawComparison();
-    compare();
+    compareModels();
   });
   $('load-weights').addEventListener('change', async (event) => {
     const file = event.target.files[0];
@@ -585,8 +650,9 @@ function formConfig() {
 function startRun(config) {
   lastTask = config.task;
   classNames = CLASS_NAMES[config.task];
-  curves.startLive(`${config.rule} · ${config.front_end} (training)`);
-  alignment.reset();
+  runningName = `${config.rule} · ${config.front_end}`;
+  curves.startLive(`${runningName} (training)`);
+  alignment.startLive(`${runningName} (training)`);
   window.labState.losses = [];
   window.lastResults = null;
   keptFromRun = null;
@@ -667,9 +733,11 @@ async function keepFinishedRun() {
     nextRaceRun();
     return;
   }
-  $('progress-text').textContent = `Race finished: ${race.total} model(s) trained. Comparing their representations…`;
+  const total = race.total;
+  $('progress-text').textContent = `Race finished: ${total} model(s) trained. Comparing their representations…`;
   endRace(null);
-  send(ToWorker.COMPARE);
+  await compareModels();
+  $('progress-text').textContent = `Race finished: ${total} model(s) trained and compared (see the Compare tab).`;
 }
 
 /** The form and the race's boxes from the page's link; what does not parse is named. */
@@ -697,7 +765,7 @@ function applyUrlSettings(menus) {
 function writeUrlSettings() {
   if (STUDY || window.jatos) return;
   const query = settingsQuery(location.search, (id) => $(id), tickedRules(), ticked('race-front-end'));
-  history.replaceState(null, '', `${location.pathname}?${query}`);
+  history.replaceState(null, '', `${location.pathname}?${query}${location.hash}`);
 }
 
 /** Puts the link to these settings in the box beside the button and on the clipboard. */
@@ -728,14 +796,41 @@ async function restoreModels() {
   }
 }
 
+const ROOM_KEY = 'microlearning-room';
+
+/** "Larger text": the whole page in bigger type and taller charts, remembered in this browser. */
+function setRoomMode(on) {
+  document.documentElement.classList.toggle('room', on);
+  $('room-mode').setAttribute('aria-pressed', String(on));
+  try { localStorage.setItem(ROOM_KEY, on ? 'on' : 'off'); } catch { /* storage blocked: this visit only */ }
+  restyleCharts();
+}
+
 function main() {
+  try {
+    if (localStorage.getItem(ROOM_KEY) === 'on') {
+      document.documentElement.classList.add('room');
+      $('room-mode').setAttribute('aria-pressed', 'true');
+    }
+  } catch { /* storage blocked */ }
   curves = new LearningCurves($('loss-chart'), $('accuracy-chart'));
   alignment = new AlignmentCharts($('update-angle-chart'), $('feedback-angle-chart'));
   robustnessCharts = new RobustnessCharts($('noise-chart'), $('contrast-chart'));
+  work.compare = new WorkProgress($('compare-work'), 'Comparing the kept models');
+  work.robustness = new WorkProgress($('robustness-work'), 'Measuring');
+  work['human-compare'] = new WorkProgress($('human-compare-work'), 'The kept models answer people\'s stimuli');
+  work.stimuli = new WorkProgress($('stimuli-work'), 'Rendering the stimuli');
   modelsPanel = new ModelsPanel({
-    request, ToWorker, curves, showMessage,
+    request, ToWorker, views: [curves, alignment], robustnessCharts, showMessage,
     elements: { list: $('model-list'), table: $('summary-table'), status: $('models-status') },
     download: (m) => downloadBytes(m.weights, `${m.name.replace(/[^A-Za-z0-9._-]+/g, '_')}.bpk`),
+    onKeptChanged: (count) => { window.labState.keptModels = count; setRunState(runState); },
+  });
+  tabs = new Tabs(document.querySelector('[role="tablist"]'), { onShow: (id, view) => fitCharts(view) });
+  let resizing = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => fitCharts(document), 150);
   });
   if (!navigator.gpu) $('backend-select').options[1].text = 'WebGPU (not available in this browser)';
   wireControls();
@@ -745,12 +840,20 @@ function main() {
     mainParticipant(names);
     return;
   }
+  // A link that pools a study (`?pool=ID`) is for the People tab.
+  tabs.showFromHash(new URLSearchParams(location.search).has('pool') ? 'people' : null);
+  const tour = new Tour(tabs, {
+    box: $('tour'), count: $('tour-count'), title: $('tour-title'), text: $('tour-text'), back: $('tour-back'),
+    next: $('tour-next'), close: $('tour-close'), offer: $('tour-offer'), offerStart: $('tour-offer-start'),
+    offerDismiss: $('tour-offer-dismiss'), start: $('tour-start'),
+  });
+  tour.offer();
   experimentPanel = new ExperimentPanel({
-    request, ToWorker, classNames: names, showMessage,
+    request: tracked, ToWorker, classNames: names, showMessage,
     onSessionsChanged: () => comparisonView?.summarise(),
   });
   comparisonView = new ComparisonView({
-    request, ToWorker, classNames: names, localTrials: () => experimentPanel.finishedTrials(),
+    request: tracked, ToWorker, classNames: names, localTrials: () => experimentPanel.finishedTrials(),
     onCompared: () => modelsPanel.render(),
   });
   experimentPanel.init();
@@ -771,7 +874,7 @@ async function mainParticipant(names) {
     return;
   }
   const requestStimuli = async (design) => {
-    const reply = await request(ToWorker.STIMULI, { design });
+    const reply = await tracked(ToWorker.STIMULI, { design });
     return { list: reply.list, pixels: new Uint8Array(reply.pixels) };
   };
   // Inside JATOS (jatos.js loaded) the results go to JATOS; otherwise to this lab's server.

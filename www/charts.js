@@ -1,17 +1,68 @@
-// Live learning curves with uPlot (loaded as a global by index.html): the training loss per
-// batch (smoothed) and the test accuracy per epoch.
+// The page's charts, drawn with uPlot (loaded as a global by index.html): the learning curves,
+// the alignment angles and the robustness curves of every kept model (one series per model,
+// shown or hidden from the legend), and the people panel's psychometric curves.
+//
+// Every chart is made through `plot`, which remembers it by its element: `fitCharts` gives the
+// charts of a view the width of their panel once the view is shown (a chart made in a hidden
+// tab has no width to take), and `restyleCharts` remakes them all when "Larger text" changes.
 
-function makeChart(element, title, seriesLabel, xLabel, yLabel, stroke, points = false, yRange = null) {
-  const width = Math.max(280, element.clientWidth || 420);
-  return new uPlot({
-    title, width, height: 220,
+const plots = new Map(); // element → its uPlot
+const restylers = new Set();
+
+/** Larger text for a room (html.room, set by the header's toggle). */
+const roomMode = () => document.documentElement.classList.contains('room');
+
+function style() {
+  return roomMode()
+    ? { height: 300, font: '16px system-ui, sans-serif', labelFont: 'bold 17px system-ui, sans-serif', size: 64, labelSize: 34 }
+    : { height: 220, font: '12px system-ui, sans-serif', labelFont: 'bold 12px system-ui, sans-serif', size: 50, labelSize: 30 };
+}
+
+const widthOf = (element) => Math.max(240, element.clientWidth || 420);
+
+/**
+ * A uPlot chart in `element` (replacing the one there): `series` after the x series, `data` as
+ * uPlot takes it. Series whose label is in `hidden` start hidden.
+ */
+function plot(element, { title, xLabel, yLabel, yRange = null, series, hidden = new Set(), height }, data) {
+  plots.get(element)?.destroy();
+  element.replaceChildren();
+  const s = style();
+  const axis = (label) => ({ label, font: s.font, labelFont: s.labelFont, size: s.size, labelSize: s.labelSize });
+  const chart = new uPlot({
+    title, width: widthOf(element), height: height ?? s.height,
     scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
-    axes: [{ label: xLabel }, { label: yLabel }],
-    series: [{ label: xLabel }, { label: seriesLabel, stroke, width: 2, points: { show: points, size: 7 } }],
-  }, [[], []], element);
+    axes: [axis(xLabel), axis(yLabel)],
+    series: [{ label: xLabel }, ...series.map((x) => ({ ...x, show: !hidden.has(x.label) }))],
+  }, data, element);
+  plots.set(element, chart);
+  return chart;
+}
+
+/** The labels of the series the user hid in `chart` (kept when the chart is remade). */
+const hiddenIn = (chart) => new Set(chart ? chart.series.slice(1).filter((s) => !s.show).map((s) => s.label) : []);
+
+/** Gives every visible chart under `root` its element's width. */
+export function fitCharts(root = document) {
+  for (const [element, chart] of plots) {
+    if (!element.isConnected || !root.contains(element) || element.offsetParent === null) continue;
+    const width = widthOf(element);
+    if (Math.abs(width - chart.width) > 2) chart.setSize({ width, height: chart.height });
+  }
+}
+
+/** Remakes every chart (after "Larger text" changed the fonts and heights). */
+export function restyleCharts() {
+  for (const restyle of restylers) restyle();
 }
 
 const CURVE_COLOURS = ['#c0392b', '#2471a3', '#16a085', '#8e44ad', '#d35400', '#7f8c8d', '#27ae60', '#f39c12'];
+const colour = (i) => CURVE_COLOURS[i % CURVE_COLOURS.length];
+
+/** uPlot's data for per-model tables [xs, ys]: one x axis, one series per model. */
+function joined(tables) {
+  return tables.length ? uPlot.join(tables) : [[]];
+}
 
 /**
  * The learning curves of every kept model and of the run in progress, overlaid: training loss
@@ -28,6 +79,7 @@ export class LearningCurves {
     this.loss = null;
     this.accuracy = null;
     this.rebuild();
+    restylers.add(() => this.rebuild());
   }
 
   entry(key) {
@@ -96,31 +148,20 @@ export class LearningCurves {
   }
 
   data(kind) {
-    const tables = this.models.map((m) => (kind === 'loss' ? [m.lossX, m.lossY] : [m.accX, m.accY]));
-    if (!tables.length) return [[]];
-    return uPlot.join(tables);
+    return joined(this.models.map((m) => (kind === 'loss' ? [m.lossX, m.lossY] : [m.accX, m.accY])));
   }
 
-  chart(element, old, title, yLabel, yRange, points) {
-    // Keep which curves the user hid, by model.
-    const hidden = new Set(old ? old.series.slice(1).filter((s) => !s.show).map((s) => s.label) : []);
-    old?.destroy();
-    element.replaceChildren();
+  chart(element, old, kind, title, yLabel, yRange, points) {
     element.dataset.series = String(this.models.length);
-    return new uPlot({
-      title, width: Math.max(280, element.clientWidth || 420), height: 220,
-      scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
-      axes: [{ label: 'epoch' }, { label: yLabel }],
-      series: [{ label: 'epoch' }, ...this.models.map((m, i) => ({
-        label: m.name, stroke: CURVE_COLOURS[i % CURVE_COLOURS.length], width: 2, spanGaps: true,
-        show: !hidden.has(m.name), points: { show: points, size: 7 },
-      }))],
-    }, this.data(title === 'Training loss' ? 'loss' : 'accuracy'), element);
+    return plot(element, {
+      title, xLabel: 'epoch', yLabel, yRange, hidden: hiddenIn(old),
+      series: this.models.map((m, i) => ({ label: m.name, stroke: colour(i), width: 2, spanGaps: true, points: { show: points, size: 7 } })),
+    }, this.data(kind));
   }
 
   rebuild() {
-    this.loss = this.chart(this.lossElement, this.loss, 'Training loss', 'loss', null, false);
-    this.accuracy = this.chart(this.accuracyElement, this.accuracy, 'Test accuracy', '%', [0, 100], true);
+    this.loss = this.chart(this.lossElement, this.loss, 'loss', 'Training loss', 'loss', null, false);
+    this.accuracy = this.chart(this.accuracyElement, this.accuracy, 'accuracy', 'Test accuracy', '%', [0, 100], true);
   }
 
   draw() {
@@ -129,95 +170,170 @@ export class LearningCurves {
   }
 }
 
-const LAYER_COLOURS = { conv1: '#8e44ad', conv2: '#2471a3', fc1: '#16a085', fc2: '#d35400' };
+const UPDATE_LAYERS = ['conv1', 'conv2', 'fc1', 'fc2'];
+const FEEDBACK_LAYERS = ['conv2', 'fc1', 'fc2'];
 
-function layerChart(element, title, layers) {
-  const width = Math.max(280, element.clientWidth || 420);
-  return new uPlot({
-    title, width, height: 220,
-    scales: { x: { time: false }, y: { range: [0, 120] } },
-    axes: [{ label: 'epoch' }, { label: 'degrees' }],
-    series: [{ label: 'epoch' }, ...layers.map((l) => ({ label: l, stroke: LAYER_COLOURS[l], width: 2, points: { show: true, size: 4 } }))],
-  }, [[], ...layers.map(() => [])], element);
+/** A diagnostics row's value of `field` for `layer`, or the mean over `layers` that have one. */
+function angleOf(row, layer, field, layers) {
+  if (layer !== 'mean') return row[layer]?.[field] ?? null;
+  const values = layers.map((l) => row[l]?.[field]).filter((v) => v !== null && v !== undefined && Number.isFinite(v));
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
 }
 
-/** The feedback-alignment papers' figure: per layer, the angle between the rule's update and
- * the true gradient, and between the feedback weights B and W, as training goes. */
+/**
+ * The feedback-alignment papers' figure for every kept model: the angle between the rule's
+ * update and the true gradient, and between the feedback weights B and W, as training goes,
+ * for one layer (or the mean over the layers), one curve per model. The live run's samples
+ * come per sampled batch; a restored model's are its epochs' means.
+ */
 export class AlignmentCharts {
   constructor(updateElement, feedbackElement) {
-    this.updateLayers = ['conv1', 'conv2', 'fc1', 'fc2'];
-    this.feedbackLayers = ['conv2', 'fc1', 'fc2'];
-    this.update = layerChart(updateElement, 'Update vs backprop gradient (90° = unrelated)', this.updateLayers);
-    this.feedback = layerChart(feedbackElement, 'Feedback weights B vs W', this.feedbackLayers);
-    this.reset();
+    this.updateElement = updateElement;
+    this.feedbackElement = feedbackElement;
+    this.models = []; // {key, name, rows: [{x, layers: {conv1: {update_bp_angle_deg, feedback_angle_deg}, …}}]}
+    this.layer = 'mean';
+    this.update = null;
+    this.feedback = null;
+    this.rebuild();
+    restylers.add(() => this.rebuild());
   }
 
-  reset() {
-    this.x = []; this.u = this.updateLayers.map(() => []);
-    this.fx = []; this.f = this.feedbackLayers.map(() => []);
-    this.draw();
+  entry(key) {
+    return this.models.find((m) => m.key === key);
   }
 
-  draw() {
-    this.update.setData([this.x, ...this.u]);
-    this.feedback.setData([this.x, ...this.f]);
+  /** A new run's curves under `name`, replacing the previous live run's if it was not kept. */
+  startLive(name) {
+    this.models = this.models.filter((m) => m.key !== 'live');
+    this.models.push({ key: 'live', name, rows: [] });
+    this.rebuild();
   }
 
-  /** Adds an epoch's samples (x = fractional epoch); without batch counts, the epoch means. */
-  addEpoch(metrics, batchesPerEpoch) {
+  static rowsOf(metrics, batchesPerEpoch) {
     const d = metrics.diagnostics;
-    if (!d) return;
+    if (!d) return [];
     const rows = batchesPerEpoch && d.samples.length
       ? d.samples.map((s) => ({ x: s.epoch - 1 + s.batch / batchesPerEpoch, layers: s.layers }))
       : [{ x: metrics.epoch, layers: d.mean }];
-    for (const row of rows) {
-      const byName = Object.fromEntries(row.layers.map((l) => [l.layer, l]));
-      this.x.push(row.x);
-      this.updateLayers.forEach((l, i) => this.u[i].push(byName[l]?.update_bp_angle_deg ?? null));
-      this.feedbackLayers.forEach((l, i) => this.f[i].push(byName[l]?.feedback_angle_deg ?? null));
-    }
+    return rows.map((row) => ({ x: row.x, layers: Object.fromEntries(row.layers.map((l) => [l.layer, l])) }));
+  }
+
+  /** Adds an epoch's samples to the live run (x = fractional epoch). */
+  addEpoch(metrics, batchesPerEpoch) {
+    const m = this.entry('live');
+    if (!m) return;
+    m.rows.push(...AlignmentCharts.rowsOf(metrics, batchesPerEpoch));
     this.draw();
+  }
+
+  keepLive(key, name) {
+    const m = this.entry('live');
+    if (!m) return;
+    m.key = key;
+    m.name = name;
+    this.rebuild();
+  }
+
+  /** A model's per-epoch means from its results file. */
+  setModel(key, name, results) {
+    this.models = this.models.filter((m) => m.key !== key);
+    this.models.push({ key, name, rows: results.epochs.flatMap((e) => AlignmentCharts.rowsOf(e, null)) });
+    this.rebuild();
+  }
+
+  rename(key, name) {
+    const m = this.entry(key);
+    if (m) { m.name = name; this.rebuild(); }
+  }
+
+  remove(key) {
+    this.models = this.models.filter((m) => m.key !== key);
+    this.rebuild();
+  }
+
+  /** Shows `layer` ('mean' or a layer's name). */
+  setLayer(layer) {
+    this.layer = layer;
+    this.rebuild();
+  }
+
+  data(field, layers) {
+    const tables = this.models.map((m) => [m.rows.map((r) => r.x), m.rows.map((r) => angleOf(r.layers, this.layer, field, layers))]);
+    return joined(tables);
+  }
+
+  chart(element, old, title, field, layers) {
+    element.dataset.series = String(this.models.length);
+    return plot(element, {
+      title, xLabel: 'epoch', yLabel: 'degrees', yRange: [0, 120], hidden: hiddenIn(old),
+      series: this.models.map((m, i) => ({ label: m.name, stroke: colour(i), width: 2, spanGaps: true, points: { show: true, size: 4 } })),
+    }, this.data(field, layers));
+  }
+
+  rebuild() {
+    const which = this.layer === 'mean' ? 'mean over the layers' : this.layer;
+    this.update = this.chart(this.updateElement, this.update, `Update vs backprop gradient, ${which} (90° = unrelated)`, 'update_bp_angle_deg', UPDATE_LAYERS);
+    this.feedback = this.chart(this.feedbackElement, this.feedback, `Feedback weights B vs W, ${which}`, 'feedback_angle_deg', FEEDBACK_LAYERS);
+  }
+
+  draw() {
+    this.update.setData(this.data('update_bp_angle_deg', UPDATE_LAYERS));
+    this.feedback.setData(this.data('feedback_angle_deg', FEEDBACK_LAYERS));
   }
 }
 
-const MODEL_COLOURS = ['#c0392b', '#2471a3', '#16a085', '#8e44ad', '#d35400', '#7f8c8d'];
+/** A robustness point's x on the noise or the contrast axis (clean images are contrast 1). */
+function robustnessX(point, kind) {
+  const d = point.degradation;
+  if (kind === 'gaussian-noise') return d.kind === 'gaussian-noise' ? d.sigma : null;
+  if (d.kind === 'contrast') return d.factor;
+  return d.kind === 'gaussian-noise' && d.sigma === 0 ? 1 : null;
+}
 
-/** Accuracy against noise σ and against contrast, one curve per measured model (up to six). */
+/** Accuracy against noise σ and against contrast, one curve per measured model. */
 export class RobustnessCharts {
   constructor(noiseElement, contrastElement) {
     this.noiseElement = noiseElement;
     this.contrastElement = contrastElement;
-    this.models = [];
+    this.models = []; // {key, name, points}
     this.noise = null;
     this.contrast = null;
+    this.redraw();
+    restylers.add(() => this.redraw());
   }
 
-  add(name, robustness) {
-    this.models.push({ name, points: robustness.points });
-    if (this.models.length > MODEL_COLOURS.length) this.models.shift();
+  /** Model `key`'s curves (replacing any it had). */
+  set(key, name, robustness) {
+    this.models = this.models.filter((m) => m.key !== key);
+    this.models.push({ key, name, points: robustness.points });
     this.redraw();
   }
 
-  chart(element, title, xLabel, kind, key, old) {
-    old?.destroy();
-    const xs = [...new Set(this.models.flatMap((m) => m.points.filter((p) => p.degradation.kind === kind || (kind === 'contrast' && p.degradation.kind === 'gaussian-noise' && p.degradation.sigma === 0)).map((p) => p.degradation[key] ?? 1)))].sort((a, b) => a - b);
-    const series = this.models.map((m, i) => ({ label: m.name, stroke: MODEL_COLOURS[i], width: 2, points: { show: true, size: 5 } }));
-    const data = [xs, ...this.models.map((m) => xs.map((x) => {
-      const p = m.points.find((q) => (q.degradation.kind === kind && q.degradation[key] === x)
-        || (kind === 'contrast' && x === 1 && q.degradation.kind === 'gaussian-noise' && q.degradation.sigma === 0));
-      return p ? 100 * p.accuracy : null;
-    }))];
-    return new uPlot({
-      title, width: Math.max(280, element.clientWidth || 420), height: 220,
-      scales: { x: { time: false }, y: { range: [0, 100] } },
-      axes: [{ label: xLabel }, { label: 'accuracy %' }],
-      series: [{ label: xLabel }, ...series],
-    }, data, element);
+  rename(key, name) {
+    const m = this.models.find((x) => x.key === key);
+    if (m) { m.name = name; this.redraw(); }
+  }
+
+  remove(key) {
+    this.models = this.models.filter((m) => m.key !== key);
+    this.redraw();
+  }
+
+  chart(element, old, title, xLabel, kind) {
+    const tables = this.models.map((m) => {
+      const pairs = m.points.map((p) => [robustnessX(p, kind), 100 * p.accuracy]).filter(([x]) => x !== null).sort((a, b) => a[0] - b[0]);
+      return [pairs.map(([x]) => x), pairs.map(([, y]) => y)];
+    });
+    element.dataset.series = String(this.models.length);
+    return plot(element, {
+      title, xLabel, yLabel: 'accuracy %', yRange: [0, 100], hidden: hiddenIn(old),
+      series: this.models.map((m, i) => ({ label: m.name, stroke: colour(i), width: 2, spanGaps: true, points: { show: true, size: 5 } })),
+    }, joined(tables));
   }
 
   redraw() {
-    this.noise = this.chart(this.noiseElement, 'Accuracy vs pixel noise', 'noise σ', 'gaussian-noise', 'sigma', this.noise);
-    this.contrast = this.chart(this.contrastElement, 'Accuracy vs contrast', 'contrast factor', 'contrast', 'factor', this.contrast);
+    this.noise = this.chart(this.noiseElement, this.noise, 'Accuracy vs pixel noise', 'noise σ', 'gaussian-noise');
+    this.contrast = this.chart(this.contrastElement, this.contrast, 'Accuracy vs contrast', 'contrast factor', 'contrast');
   }
 }
 
@@ -232,16 +348,19 @@ export class PsychometricChart {
   constructor(element) {
     this.element = element;
     this.chart = null;
+    this.last = null;
+    restylers.add(() => { if (this.last) this.show(this.last); });
   }
 
   show(comparison) {
+    this.last = comparison;
     const sigmas = [...new Set(comparison.conditions.map((c) => c.condition.noise_sigma))].sort((a, b) => a - b);
     const durations = [...new Set(comparison.conditions.map((c) => c.condition.duration_ms))];
     const at = (sigma, pick) => {
       const values = comparison.conditions.filter((c) => c.condition.noise_sigma === sigma).map(pick).filter((v) => v !== null && v !== undefined);
       return values.length ? (100 * values.reduce((a, b) => a + b, 0)) / values.length : null;
     };
-    const series = [{ label: 'noise σ' }];
+    const series = [];
     const data = [sigmas];
     durations.forEach((d, k) => {
       series.push({ label: `people, ${d === null ? 'unlimited' : `${d} ms`}`, stroke: PALETTE[k % PALETTE.length], width: 2, dash: [6, 3], points: { show: true, size: 6 } });
@@ -251,13 +370,9 @@ export class PsychometricChart {
       series.push({ label: name, stroke: PALETTE[(durations.length + m) % PALETTE.length], width: 2, points: { show: true, size: 6 } });
       data.push(sigmas.map((s) => at(s, (c) => c.models[m])));
     });
-    this.chart?.destroy();
-    this.element.replaceChildren();
-    this.chart = new uPlot({
-      title: 'Accuracy against noise', width: Math.max(280, this.element.clientWidth || 560), height: 260,
-      scales: { x: { time: false }, y: { range: [0, 100] } },
-      axes: [{ label: 'noise σ (pixel units)' }, { label: '% correct' }],
-      series,
-    }, data, this.element);
+    this.chart = plot(this.element, {
+      title: 'Accuracy against noise', xLabel: 'noise σ (pixel units)', yLabel: '% correct', yRange: [0, 100],
+      series, hidden: hiddenIn(this.chart), height: roomMode() ? 340 : 260,
+    }, data);
   }
 }

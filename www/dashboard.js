@@ -1,6 +1,6 @@
 // The study dashboard (dashboard.html?study=ID): counts and per-condition accuracy from the
 // collection server's summary, refreshed as its server-sent events arrive, and a feed of the
-// latest answers. The comparison with models runs in the lab page (panel 12), which pools this
+// latest answers. The comparison with models runs in the lab page (its People tab), which pools this
 // study's trials from the server: the dashboard's link opens it with the study filled in.
 import { experimenterFetch, followEvents, tokenKey } from './experiment/collect.js';
 import { downloadText } from './files.js';

@@ -22,11 +22,12 @@ export const ToWorker = Object.freeze({
   LOAD_WEIGHTS: 'load-weights',
   /** { type, text } */
   CHECK_RESULTS: 'check-results',
-  /** { type, pcaLayer } compare the models kept in this session */
+  /** { type, requestId } compare the models kept in this session */
   COMPARE: 'compare',
   /** { type, index } the front end's response maps to test image `index` */
   RESPONSES: 'responses',
-  /** { type } accuracy under noise and contrast reduction */
+  /** { type, name?, task?, requestId? } accuracy under noise and contrast reduction of the kept
+   * model `name` (of data set `task`), else of the model in use */
   ROBUSTNESS: 'robustness',
   /** { type } only with ?selftest=panic: the module panics, to test the recovery */
   SELF_TEST_PANIC: 'self-test-panic',
@@ -75,12 +76,14 @@ export const FromWorker = Object.freeze({
   WEIGHTS_LOADED: 'weights-loaded',
   /** { type, results: {text, task, rule, backend, epochs, final_test_accuracy, final_confusion} } a checked results file */
   RESULTS_CHECKED: 'results-checked',
-  /** { type, comparison } see crate/src/web/compare.rs */
+  /** { type, requestId, comparison } see crate/src/web/compare.rs */
   COMPARISON: 'comparison',
   /** { type, responses: {index, label, pixels, channels, size, values} } */
   RESPONSE_MAPS: 'response-maps',
-  /** { type, name, robustness: {name, images, points: [{degradation: {kind, sigma|factor}, accuracy}]} } */
+  /** { type, name, robustness: {name, images, points: [{degradation: {kind, sigma|factor}, accuracy}]}, requestId? } */
   ROBUSTNESS_RESULT: 'robustness-result',
+  /** { type, work: 'compare' | 'robustness' | 'human-compare' | 'stimuli', done, total } long work's progress */
+  WORK_PROGRESS: 'work-progress',
   /** { type, count, name } a model was kept for comparison */
   MODEL_KEPT: 'model-kept',
   /** { type, requestId, list: {design, stimuli}, pixels: ArrayBuffer (stimuli × 784) } */

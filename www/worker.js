@@ -252,6 +252,9 @@ async function trainRun(config) {
   }
 }
 
+/** The lab's `on_progress(done, total)` for long work, passed on to the page as WORK_PROGRESS. */
+const progressOf = (work) => (done, total) => post(FromWorker.WORK_PROGRESS, { work, done, total });
+
 /** After a run ends in any way: what it left (results, a model) reaches the page. */
 async function afterRun() {
   await postStatus();
@@ -315,23 +318,27 @@ async function handle(msg) {
       break;
     }
     case ToWorker.COMPARE:
-      post(FromWorker.COMPARISON, { comparison: await withData(modelTask(), 'compare_models', (l) => l.compare_models()) });
+      post(FromWorker.COMPARISON, { requestId: msg.requestId, comparison: await withData(modelTask(), 'compare_models', (l) => l.compare_models(progressOf('compare'))) });
       break;
     case ToWorker.RESPONSES:
       post(FromWorker.RESPONSE_MAPS, { responses: await withData(modelTask(), 'front_end_responses', (l) => l.front_end_responses(msg.index)) });
       break;
     case ToWorker.ROBUSTNESS: {
-      const robustness = await withData(modelTask(), 'robustness', (l) => l.robustness(0n));
-      post(FromWorker.ROBUSTNESS_RESULT, { name: robustness.name, robustness });
+      const task = msg.task ?? modelTask();
+      const robustness = await withData(task, 'robustness', (l) => l.robustness(msg.name ?? undefined, 0n, progressOf('robustness')));
+      post(FromWorker.ROBUSTNESS_RESULT, { requestId: msg.requestId, name: robustness.name, robustness });
       break;
     }
     case ToWorker.STIMULI: {
+      // One call that renders every stimulus: the page is told when it starts and ends.
+      post(FromWorker.WORK_PROGRESS, { work: 'stimuli', done: 0, total: 1 });
       const { list, pixels } = await withData(msg.design.task, 'stimuli', (l) => l.stimuli(msg.design));
+      post(FromWorker.WORK_PROGRESS, { work: 'stimuli', done: 1, total: 1 });
       post(FromWorker.STIMULI, { requestId: msg.requestId, list, pixels: pixels.buffer }, [pixels.buffer]);
       break;
     }
     case ToWorker.HUMAN_COMPARE: {
-      const compare = (l) => l.compare_people(msg.trials);
+      const compare = (l) => l.compare_people(msg.trials, progressOf('human-compare'));
       const reply = msg.trials.length
         ? await withData(msg.trials[0].task, 'compare_people', compare)
         : await useLab('compare_people', compare);

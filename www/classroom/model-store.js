@@ -4,23 +4,10 @@
 // from the results). Separate from the experiment's database: deleting models never touches
 // participants' answers.
 
+import { committed, openDatabase, promised } from '../idb.js';
+
 const DB_NAME = 'microlearning-models';
 const DB_VERSION = 1;
-
-function promised(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-function committed(tx) {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error || new Error('the save was aborted'));
-  });
-}
 
 /** A storage error in words a visitor can act on. */
 export function storageProblem(err) {
@@ -33,21 +20,15 @@ export function storageProblem(err) {
 
 export class ModelStore {
   /** Opens the store; rejects with a readable error where IndexedDB is missing or blocked. */
-  static open() {
-    return new Promise((resolve, reject) => {
-      if (!('indexedDB' in self)) {
-        reject(new Error('this browser has no IndexedDB, so trained models last until the page is closed'));
-        return;
-      }
-      const request = indexedDB.open(DB_NAME, DB_VERSION);
-      request.onupgradeneeded = () => {
-        const db = request.result;
-        if (!db.objectStoreNames.contains('models')) db.createObjectStore('models', { keyPath: 'id', autoIncrement: true });
-      };
-      request.onsuccess = () => resolve(new ModelStore(request.result));
-      request.onerror = () => reject(new Error(`could not open the saved models: ${request.error?.message}`));
-      request.onblocked = () => reject(new Error('the saved models are locked by another tab of this page; close it'));
+  static async open() {
+    const db = await openDatabase(DB_NAME, DB_VERSION, (d) => {
+      if (!d.objectStoreNames.contains('models')) d.createObjectStore('models', { keyPath: 'id', autoIncrement: true });
+    }, {
+      missing: 'this browser has no IndexedDB, so trained models last until the page is closed',
+      failed: 'could not open the saved models',
+      blocked: 'the saved models are locked by another tab of this page; close it',
     });
+    return new ModelStore(db);
   }
 
   constructor(db) {
@@ -55,7 +36,8 @@ export class ModelStore {
   }
 
   /**
-   * Saves a model `{name, task, rule, front_end, results (text), weights (ArrayBuffer), accuracy}`;
+   * Saves a model `{name, task, rule, front_end, results (text), weights (ArrayBuffer), accuracy,
+   * robustness?}`;
    * resolves to its id once the transaction has committed.
    */
   async add(record) {
@@ -71,13 +53,18 @@ export class ModelStore {
     return promised(tx.objectStore('models').getAll());
   }
 
-  async rename(id, name) {
+  /** Changes fields of saved model `id` (its name; its robustness curves). */
+  async update(id, fields) {
     const tx = this.db.transaction('models', 'readwrite');
     const store = tx.objectStore('models');
     const record = await promised(store.get(id));
     if (!record) throw new Error('that model is no longer saved');
-    store.put({ ...record, name });
+    store.put({ ...record, ...fields });
     await committed(tx);
+  }
+
+  rename(id, name) {
+    return this.update(id, { name });
   }
 
   async delete(id) {

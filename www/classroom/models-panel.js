@@ -1,7 +1,8 @@
 // The page's kept models: every finished run (and loaded weights file) is saved in IndexedDB
-// (model-store.js) with its weights and results, listed for renaming, deleting and
-// downloading, drawn in the overlaid learning curves, and summarised one row per model
-// (accuracy, time, images/s, update–BP angle, CKA with backprop's fc1, κ with people).
+// (model-store.js) with its weights, results and robustness curves, listed for renaming,
+// deleting and downloading, drawn in the overlaid learning-curve, alignment and robustness
+// charts, and summarised one row per model (accuracy, time, images/s, update–BP angle, CKA
+// with backprop's fc1, κ with people).
 // A reload loads every saved model back into the worker under its saved name, so comparisons
 // and the people panel see them again.
 import { ModelStore, storageProblem } from './model-store.js';
@@ -26,12 +27,14 @@ export function runSummary(results) {
 
 export class ModelsPanel {
   /**
-   * `request(type, fields)`: the page's request/reply to the worker. `curves`: the overlaid
-   * LearningCurves. `showMessage(text, kind)`. `elements`: {list, table, status}.
+   * `request(type, fields)`: the page's request/reply to the worker. `views`: the overlaid
+   * per-epoch charts (LearningCurves, AlignmentCharts: `setModel`, `keepLive`, `rename`,
+   * `remove`). `robustnessCharts`: the RobustnessCharts. `showMessage(text, kind)`.
+   * `elements`: {list, table, status}. `onKeptChanged(count)`: the worker's kept models now.
    */
-  constructor({ request, ToWorker, curves, showMessage, elements, download }) {
-    Object.assign(this, { request, ToWorker, curves, showMessage, elements, download });
-    this.models = []; // {key, id, name, workerName, task, rule, front_end, results, resultsText, weights, accuracy, evaluated}
+  constructor({ request, ToWorker, views, robustnessCharts, showMessage, elements, download, onKeptChanged }) {
+    Object.assign(this, { request, ToWorker, views, robustnessCharts, showMessage, elements, download, onKeptChanged });
+    this.models = []; // {key, id, name, workerName, task, rule, front_end, results, resultsText, weights, accuracy, evaluated, robustness}
     this.store = null;
     this.comparison = null;
     this.nextKey = 1;
@@ -50,7 +53,7 @@ export class ModelsPanel {
 
   /** Forgets the list (the worker restarted empty); the saved models stay saved. */
   clear() {
-    for (const m of this.models) this.curves.remove(m.key);
+    for (const m of this.models) this.forEachView((v) => v.remove(m.key));
     this.models = [];
     this.render();
   }
@@ -76,6 +79,7 @@ export class ModelsPanel {
           id: record.id, name: record.name, workerName: record.name, task: record.task, rule: record.rule,
           front_end: record.front_end, results, resultsText: record.results, weights: record.weights,
           accuracy: results ? results.final_test_accuracy : record.accuracy, evaluated: loaded.metrics.test_accuracy,
+          robustness: record.robustness ?? null,
         });
         restored += 1;
       } catch (err) {
@@ -83,6 +87,7 @@ export class ModelsPanel {
         this.add({
           id: record.id, name: record.name, workerName: null, task: record.task, rule: record.rule, front_end: record.front_end,
           results: null, resultsText: record.results, weights: record.weights, accuracy: record.accuracy, evaluated: null,
+          robustness: record.robustness ?? null,
         });
       }
     }
@@ -90,14 +95,53 @@ export class ModelsPanel {
     return restored;
   }
 
+  /** `fn(view)` for every chart that draws the models. */
+  forEachView(fn) {
+    for (const view of this.views) fn(view);
+    fn(this.robustnessCharts);
+  }
+
   /** Adds a model to the list (and its curves, unless they are the live run's). */
   add(entry, { fromLive = false } = {}) {
-    const model = { key: `m${this.nextKey++}`, ...entry };
+    const model = { key: `m${this.nextKey++}`, robustness: null, ...entry };
     this.models.push(model);
-    if (fromLive) this.curves.keepLive(model.key, model.name);
-    else if (model.results) this.curves.setModel(model.key, model.name, model.results);
+    for (const view of this.views) {
+      if (fromLive) view.keepLive(model.key, model.name);
+      else if (model.results) view.setModel(model.key, model.name, model.results);
+    }
+    if (model.robustness) this.robustnessCharts.set(model.key, model.name, model.robustness);
     this.render();
     return model;
+  }
+
+  /** The models the worker holds (it keeps the newest six), oldest first. */
+  inWorker() {
+    return this.models.filter((m) => m.workerName);
+  }
+
+  byWorkerName(name) {
+    return this.models.find((m) => m.workerName === name) ?? null;
+  }
+
+  /**
+   * A measured robustness curve (`{name, images, points}`): a kept model's is drawn under its
+   * key and saved with it; the model in use that is not kept (a stopped run) is drawn only.
+   */
+  async setRobustness(robustness) {
+    const model = this.byWorkerName(robustness.name);
+    if (!model) {
+      this.robustnessCharts.set(`unkept:${robustness.name}`, robustness.name, robustness);
+      return;
+    }
+    model.robustness = robustness;
+    this.robustnessCharts.set(model.key, model.name, robustness);
+    if (model.id !== null && model.id !== undefined) {
+      try {
+        await this.store.update(model.id, { robustness });
+      } catch (err) {
+        this.showMessage(`The robustness curves of "${model.name}" are shown but not saved: ${storageProblem(err)}.`);
+      }
+    }
   }
 
   /** Saves a model: in IndexedDB when there is one, else for the visit only (the page says why). */
@@ -106,7 +150,7 @@ export class ModelsPanel {
     try {
       return await this.store.add({
         name: entry.name, task: entry.task, rule: entry.rule, front_end: entry.front_end,
-        results: entry.resultsText, weights: entry.weights, accuracy: entry.accuracy,
+        results: entry.resultsText, weights: entry.weights, accuracy: entry.accuracy, robustness: entry.robustness ?? null,
       });
     } catch (err) {
       this.showMessage(`"${entry.name}" is kept for this visit only: ${storageProblem(err)}.`);
@@ -153,7 +197,7 @@ export class ModelsPanel {
     }
     if (model.workerName) model.workerName = name;
     model.name = name;
-    this.curves.rename(model.key, name);
+    this.forEachView((v) => v.rename(model.key, name));
     this.render();
   }
 
@@ -161,13 +205,16 @@ export class ModelsPanel {
     try {
       if (model.id !== null && model.id !== undefined) await this.store.delete(model.id);
       // The worker keeps six models at most and drops the oldest: it may be gone already.
-      if (model.workerName) await this.request(this.ToWorker.FORGET_MODEL, { name: model.workerName }).catch(() => {});
+      if (model.workerName) {
+        const reply = await this.request(this.ToWorker.FORGET_MODEL, { name: model.workerName }).catch(() => null);
+        if (reply) this.onKeptChanged?.(reply.count);
+      }
     } catch (err) {
       this.showMessage(`Could not delete "${model.name}": ${storageProblem(err)}`);
       return;
     }
     this.models = this.models.filter((m) => m !== model);
-    this.curves.remove(model.key);
+    this.forEachView((v) => v.remove(model.key));
     this.render();
   }
 

@@ -182,7 +182,7 @@ export class ComparisonView {
     const sessions = new Set(trials.map((t) => t.session_id));
     $('group-summary').textContent = trials.length
       ? `Group: ${sessions.size} participant session(s), ${trials.length} trials.`
-      : 'No finished sessions yet: run the experiment (panel 11) or import participants\' files.';
+      : 'No finished sessions yet: run the experiment (above) or import participants\' files.';
     $('human-compare').disabled = !trials.length;
   }
 

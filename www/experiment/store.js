@@ -6,42 +6,21 @@
 // collection server; a trial enters it in the same transaction that saves it, so nothing saved
 // can be forgotten by the sender.
 
+import { committed, openDatabase, promised } from '../idb.js';
+
 const DB_NAME = 'microlearning-experiment';
 const DB_VERSION = 2;
 const TRIAL_RANGE = (sessionId) => IDBKeyRange.bound([sessionId, -Infinity], [sessionId, Infinity]);
 
-function promised(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-function openDatabase() {
-  return new Promise((resolve, reject) => {
-    if (!('indexedDB' in self)) {
-      reject(new Error('this browser has no IndexedDB: the experiment could not save its data'));
-      return;
-    }
-    const request = indexedDB.open(DB_NAME, DB_VERSION);
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      if (!db.objectStoreNames.contains('sessions')) db.createObjectStore('sessions', { keyPath: 'session_id' });
-      if (!db.objectStoreNames.contains('trials')) db.createObjectStore('trials', { keyPath: ['session_id', 'stimulus_index'] });
-      if (!db.objectStoreNames.contains('outbox')) db.createObjectStore('outbox', { keyPath: ['session_id', 'stimulus_index'] });
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(new Error(`could not open the experiment's storage: ${request.error?.message}`));
-    request.onblocked = () => reject(new Error('the experiment storage is blocked by another tab of this page; close it'));
-  });
-}
-
-/** Resolves when the transaction has committed (the data is on disk), not merely queued. */
-function committed(tx) {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error || new Error('the save was aborted'));
+function openExperimentDatabase() {
+  return openDatabase(DB_NAME, DB_VERSION, (db) => {
+    if (!db.objectStoreNames.contains('sessions')) db.createObjectStore('sessions', { keyPath: 'session_id' });
+    if (!db.objectStoreNames.contains('trials')) db.createObjectStore('trials', { keyPath: ['session_id', 'stimulus_index'] });
+    if (!db.objectStoreNames.contains('outbox')) db.createObjectStore('outbox', { keyPath: ['session_id', 'stimulus_index'] });
+  }, {
+    missing: 'this browser has no IndexedDB: the experiment could not save its data',
+    failed: 'could not open the experiment\'s storage',
+    blocked: 'the experiment storage is blocked by another tab of this page; close it',
   });
 }
 
@@ -64,7 +43,7 @@ export async function askPersistentStorage() {
 
 export class ExperimentStore {
   static async open() {
-    return new ExperimentStore(await openDatabase());
+    return new ExperimentStore(await openExperimentDatabase());
   }
 
   constructor(db) {

@@ -41,7 +41,7 @@ pub fn run_robustness(args: &RobustnessArgs) -> Result<()> {
             None => data.test,
         };
         eprintln!("evaluating {}", path.display());
-        let points = crate::block_on(robustness(&model, &test, args.seed, &device))?;
+        let points = crate::block_on(robustness(&model, &test, args.seed, &device, |_, _| ()))?;
         let out = path.with_extension("robustness.json");
         let json =
             serde_json::to_string_pretty(&points).map_err(|e| LabError::Results(e.to_string()))?;

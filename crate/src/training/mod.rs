@@ -14,5 +14,7 @@ pub use evaluation::{
     ConfusionMatrix, Evaluation, argmax, evaluate, evaluate_scored, read_f32, read_i64,
 };
 pub use optimizer::build_optimizer;
-pub use robustness::{CONTRAST_LEVELS, Degradation, NOISE_LEVELS, RobustnessPoint, robustness};
+pub use robustness::{
+    CONTRAST_LEVELS, Degradation, NOISE_LEVELS, RobustnessPoint, robustness, robustness_levels,
+};
 pub use trainer::{BatchReport, EVAL_BATCH, EpochMetrics, ShardUpdate, Trainer, limit_data};

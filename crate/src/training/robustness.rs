@@ -55,13 +55,22 @@ pub struct RobustnessPoint {
     pub accuracy: f64,
 }
 
-/// Test accuracy under every noise level and contrast factor.
+/// How many degradations [`robustness`] measures: every noise level, then every contrast factor
+/// below 1 (contrast 1 is noise σ = 0).
+pub fn robustness_levels() -> usize {
+    NOISE_LEVELS.len() + CONTRAST_LEVELS.len() - 1
+}
+
+/// Test accuracy under every noise level and contrast factor. `on_level(done, total)` is called
+/// after each of the [`robustness_levels`] evaluations (the page's progress bar).
 pub async fn robustness(
     model: &SeedNet,
     test: &ImageSet,
     seed: u64,
     device: &Device,
+    mut on_level: impl FnMut(usize, usize),
 ) -> Result<Vec<RobustnessPoint>> {
+    let total = robustness_levels();
     let degradations = NOISE_LEVELS
         .iter()
         .map(|&sigma| Degradation::GaussianNoise { sigma })
@@ -79,6 +88,7 @@ pub async fn robustness(
             degradation,
             accuracy: evaluation.accuracy,
         });
+        on_level(out.len(), total);
     }
     Ok(out)
 }

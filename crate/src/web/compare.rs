@@ -3,12 +3,12 @@
 
 use std::rc::Rc;
 
-use js_sys::Promise;
+use js_sys::{Function, Promise};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{js_error, to_js};
+use super::convert::{js_error, report, to_js};
 use super::lab::WebLab;
 use super::state::{BusyGuard, State, with};
 use crate::analysis::{
@@ -51,8 +51,9 @@ fn kept_index(s: &State, name: &str) -> crate::error::Result<usize> {
         .ok_or_else(|| LabError::State(format!("no kept model is called {name:?}")))
 }
 
-/// Keeps `model` for the comparisons as "#n label"; beyond [`MAX_SESSION_MODELS`] the oldest
-/// is dropped.
+/// Keeps `model` for the comparisons as "#n label", with the first n that no kept model's name
+/// has (a reload restores saved models under their own names, whose numbers may be ahead of
+/// this session's count); beyond [`MAX_SESSION_MODELS`] the oldest is dropped.
 pub(super) fn keep(
     s: &mut State,
     model: SeedNet,
@@ -60,8 +61,13 @@ pub(super) fn keep(
     rule: Option<String>,
     label: &str,
 ) -> KeptModel {
-    s.models_made += 1;
-    let name = format!("#{} {label}", s.models_made);
+    let name = loop {
+        s.models_made += 1;
+        let name = format!("#{} {label}", s.models_made);
+        if !s.models.iter().any(|m| m.name == name) {
+            break name;
+        }
+    };
     s.models.push(SessionModel {
         name: name.clone(),
         task,
@@ -120,8 +126,9 @@ impl WebLab {
     /// Compares the kept models of the data set in use (the current model's, else the loaded
     /// one) on a seeded probe set of its test split. Resolves to the library's one comparison
     /// (`analysis::Comparison`: every layer's CKA kinds, RSA, class RDMs and each model's PCA),
-    /// the same value `microlearning compare` writes.
-    pub fn compare_models(&self) -> Promise {
+    /// the same value `microlearning compare` writes. `on_progress(done, total)` follows the
+    /// models' captures, which are the long part.
+    pub fn compare_models(&self, on_progress: Option<Function>) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let guard = BusyGuard::take(&state).map_err(js_error)?;
@@ -144,7 +151,9 @@ impl WebLab {
                 .filter(|(_, m)| m.task == task && m.capture.is_none())
                 .map(|(i, m)| (i, m.model.clone()))
                 .collect();
-            for (i, model) in pending {
+            let total = pending.len();
+            for (done, (i, model)) in pending.into_iter().enumerate() {
+                report(&on_progress, done, total);
                 let capture = capture_layers(&model, &test, &indices, &device)
                     .await
                     .map_err(js_error)?;
@@ -152,6 +161,7 @@ impl WebLab {
                     m.capture = Some(Rc::new(capture));
                 }
             }
+            report(&on_progress, total, total);
             let kept: Vec<(String, Rc<Vec<LayerCapture>>)> = state
                 .borrow()
                 .models

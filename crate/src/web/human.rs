@@ -4,12 +4,12 @@
 //! group's download). The experiment's timeline, timing and storage are the page's
 //! (`www/experiment/`); everything here is the library's `human` module.
 
-use js_sys::{Promise, Uint8Array};
+use js_sys::{Function, Promise, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{from_js, js_error, to_js};
+use super::convert::{from_js, js_error, report, to_js};
 use super::lab::WebLab;
 use super::state::BusyGuard;
 use crate::data::Task;
@@ -64,8 +64,9 @@ impl WebLab {
 
     /// The human–model comparison of people's trials (an array of trial records, one data
     /// set): every kept model of that data set answers each distinct stimulus first. Resolves
-    /// to `{comparison, model_trials, models_note}`.
-    pub fn compare_people(&self, trials: JsValue) -> Promise {
+    /// to `{comparison, model_trials, models_note}`. `on_progress(done, total)` follows the
+    /// models' answers.
+    pub fn compare_people(&self, trials: JsValue, on_progress: Option<Function>) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let people: Vec<TrialRecord> = from_js("trials", trials)?;
@@ -115,12 +116,14 @@ impl WebLab {
             let mut all = people;
             let humans = all.len();
             if let Some(test) = &test {
-                for (who, model) in &models {
+                for (done, (who, model)) in models.iter().enumerate() {
+                    report(&on_progress, done, models.len());
                     let trials = model_trials(model, who, task, test, &all[..humans], &device)
                         .await
                         .map_err(js_error)?;
                     all.extend(trials);
                 }
+                report(&on_progress, models.len(), models.len());
             }
             drop(guard);
             let comparison = compare(&all);

@@ -1,12 +1,12 @@
 //! Looking into the current model from the page: the first layer's kernels, its response maps
 //! to one test image, and the model's robustness to degraded test images.
 
-use js_sys::{Float32Array, Promise, Uint8Array};
+use js_sys::{Float32Array, Function, Promise, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::convert::{js_error, to_js};
+use super::convert::{js_error, report, to_js};
 use super::lab::WebLab;
 use super::state::BusyGuard;
 use crate::data::images_to_tensor;
@@ -98,25 +98,45 @@ impl WebLab {
     }
 
     /// Test accuracy under Gaussian pixel noise and contrast reduction (seeded noise), on up to
-    /// 2,004 class-balanced test images. Resolves to `{name, images, points: [{degradation,
-    /// accuracy}]}`.
-    pub fn robustness(&self, seed: u64) -> Promise {
+    /// 2,004 class-balanced test images, of the kept model `name` (its own data set's test set),
+    /// or of the model in use when `name` is absent. `on_progress(done, total)` follows the
+    /// evaluations. Resolves to `{name, images, points: [{degradation, accuracy}]}`.
+    pub fn robustness(
+        &self,
+        name: Option<String>,
+        seed: u64,
+        on_progress: Option<Function>,
+    ) -> Promise {
         let state = self.state.clone();
         future_to_promise(async move {
             let _guard = BusyGuard::take(&state).map_err(js_error)?;
             let (model, test, device, name) = {
                 let s = state.borrow();
-                let (model, test) = s.model_and_test_set().map_err(js_error)?;
-                (model, test, s.device(), s.current_name())
+                match name {
+                    Some(name) => {
+                        let kept =
+                            s.models.iter().find(|m| m.name == name).ok_or_else(|| {
+                                js_error(format!("no kept model is called {name:?}"))
+                            })?;
+                        let test = s.test_set_of(kept.task).map_err(js_error)?;
+                        (kept.model.clone(), test, s.device(), name)
+                    }
+                    None => {
+                        let (model, test) = s.model_and_test_set().map_err(js_error)?;
+                        (model, test, s.device(), s.current_name())
+                    }
+                }
             };
             let test = if test.len() > PAGE_ROBUSTNESS_IMAGES {
                 test.balanced_subset(PAGE_ROBUSTNESS_SUBSET)
             } else {
                 test
             };
-            let points = robustness(&model, &test, seed, &device)
-                .await
-                .map_err(js_error)?;
+            let points = robustness(&model, &test, seed, &device, |done, total| {
+                report(&on_progress, done, total)
+            })
+            .await
+            .map_err(js_error)?;
             to_js(&Robustness {
                 name,
                 images: test.len(),
