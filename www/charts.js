@@ -65,20 +65,13 @@ function joined(tables) {
 }
 
 /**
- * The learning curves of every kept model and of the run in progress, overlaid: training loss
- * against epochs (the live run's per batch, smoothed; a restored model's per epoch) and test
- * accuracy per epoch. One series per model in each chart; clicking a legend entry hides or shows
- * it (uPlot's legend). The charts are rebuilt when the set of models changes and only given new
- * data otherwise. Each chart's element carries `data-series`, the number of model curves.
+ * The models a pair of charts draws, one series each: `{key, name, …its data}`, the run in
+ * progress under the key 'live' until it is kept under its model's key. Subclasses hold the
+ * data and implement `rebuild()` (a new set of series) and `draw()` (new data only).
  */
-export class LearningCurves {
-  constructor(lossElement, accuracyElement) {
-    this.lossElement = lossElement;
-    this.accuracyElement = accuracyElement;
-    this.models = []; // {key, name, lossX, lossY, accX, accY, smoothed}
-    this.loss = null;
-    this.accuracy = null;
-    this.rebuild();
+class ModelCharts {
+  constructor() {
+    this.models = [];
     restylers.add(() => this.rebuild());
   }
 
@@ -86,11 +79,58 @@ export class LearningCurves {
     return this.models.find((m) => m.key === key);
   }
 
+  /** Puts `model` in (replacing the one with its key) and rebuilds. */
+  put(model) {
+    this.models = this.models.filter((m) => m.key !== model.key);
+    this.models.push(model);
+    this.rebuild();
+  }
+
+  /** The live run's series now belong to the kept model `key`. */
+  keepLive(key, name) {
+    const m = this.entry('live');
+    if (!m) return;
+    m.key = key;
+    m.name = name;
+    this.rebuild();
+  }
+
+  rename(key, name) {
+    const m = this.entry(key);
+    if (m) { m.name = name; this.rebuild(); }
+  }
+
+  remove(key) {
+    this.models = this.models.filter((m) => m.key !== key);
+    this.rebuild();
+  }
+
+  /** Keys of the models drawn, in order. */
+  keys() {
+    return this.models.map((m) => m.key);
+  }
+}
+
+/**
+ * The learning curves of every kept model and of the run in progress, overlaid: training loss
+ * against epochs (the live run's per batch, smoothed; a restored model's per epoch) and test
+ * accuracy per epoch. One series per model in each chart; clicking a legend entry hides or shows
+ * it (uPlot's legend). The charts are rebuilt when the set of models changes and only given new
+ * data otherwise. Each chart's element carries `data-series`, the number of model curves.
+ */
+export class LearningCurves extends ModelCharts {
+  constructor(lossElement, accuracyElement) {
+    super(); // models: {key, name, lossX, lossY, accX, accY, smoothed}
+    this.lossElement = lossElement;
+    this.accuracyElement = accuracyElement;
+    this.loss = null;
+    this.accuracy = null;
+    this.rebuild();
+  }
+
   /** A new run's curves, under `name`, replacing the previous live run's if it was not kept. */
   startLive(name) {
-    this.models = this.models.filter((m) => m.key !== 'live');
-    this.models.push({ key: 'live', name, lossX: [], lossY: [], accX: [], accY: [], smoothed: null });
-    this.rebuild();
+    this.put({ key: 'live', name, lossX: [], lossY: [], accX: [], accY: [], smoothed: null });
   }
 
   /** `position` in epochs (fractional). Exponential smoothing keeps the curve readable. */
@@ -111,40 +151,14 @@ export class LearningCurves {
     this.draw();
   }
 
-  /** The live run's curves now belong to the kept model `key`. */
-  keepLive(key, name) {
-    const m = this.entry('live');
-    if (!m) return;
-    m.key = key;
-    m.name = name;
-    this.rebuild();
-  }
-
   /** A model's per-epoch curves from its results file (a restored model, a loaded file). */
   setModel(key, name, results) {
-    this.models = this.models.filter((m) => m.key !== key);
     const m = { key, name, lossX: [], lossY: [], accX: [], accY: [], smoothed: null };
     for (const e of results.epochs) {
       m.lossX.push(e.epoch); m.lossY.push(e.train_loss);
       m.accX.push(e.epoch); m.accY.push(100 * e.test_accuracy);
     }
-    this.models.push(m);
-    this.rebuild();
-  }
-
-  rename(key, name) {
-    const m = this.entry(key);
-    if (m) { m.name = name; this.rebuild(); }
-  }
-
-  remove(key) {
-    this.models = this.models.filter((m) => m.key !== key);
-    this.rebuild();
-  }
-
-  /** Keys of the models drawn, in order. */
-  keys() {
-    return this.models.map((m) => m.key);
+    this.put(m);
   }
 
   data(kind) {
@@ -186,27 +200,20 @@ function angleOf(row, layer, field, layers) {
  * for one layer (or the mean over the layers), one curve per model. The live run's samples
  * come per sampled batch; a restored model's are its epochs' means.
  */
-export class AlignmentCharts {
+export class AlignmentCharts extends ModelCharts {
   constructor(updateElement, feedbackElement) {
+    super(); // models: {key, name, rows: [{x, layers: {conv1: {update_bp_angle_deg, feedback_angle_deg}, …}}]}
     this.updateElement = updateElement;
     this.feedbackElement = feedbackElement;
-    this.models = []; // {key, name, rows: [{x, layers: {conv1: {update_bp_angle_deg, feedback_angle_deg}, …}}]}
     this.layer = 'mean';
     this.update = null;
     this.feedback = null;
     this.rebuild();
-    restylers.add(() => this.rebuild());
-  }
-
-  entry(key) {
-    return this.models.find((m) => m.key === key);
   }
 
   /** A new run's curves under `name`, replacing the previous live run's if it was not kept. */
   startLive(name) {
-    this.models = this.models.filter((m) => m.key !== 'live');
-    this.models.push({ key: 'live', name, rows: [] });
-    this.rebuild();
+    this.put({ key: 'live', name, rows: [] });
   }
 
   static rowsOf(metrics, batchesPerEpoch) {
@@ -226,29 +233,9 @@ export class AlignmentCharts {
     this.draw();
   }
 
-  keepLive(key, name) {
-    const m = this.entry('live');
-    if (!m) return;
-    m.key = key;
-    m.name = name;
-    this.rebuild();
-  }
-
   /** A model's per-epoch means from its results file. */
   setModel(key, name, results) {
-    this.models = this.models.filter((m) => m.key !== key);
-    this.models.push({ key, name, rows: results.epochs.flatMap((e) => AlignmentCharts.rowsOf(e, null)) });
-    this.rebuild();
-  }
-
-  rename(key, name) {
-    const m = this.entry(key);
-    if (m) { m.name = name; this.rebuild(); }
-  }
-
-  remove(key) {
-    this.models = this.models.filter((m) => m.key !== key);
-    this.rebuild();
+    this.put({ key, name, rows: results.epochs.flatMap((e) => AlignmentCharts.rowsOf(e, null)) });
   }
 
   /** Shows `layer` ('mean' or a layer's name). */
@@ -291,32 +278,19 @@ function robustnessX(point, kind) {
 }
 
 /** Accuracy against noise σ and against contrast, one curve per measured model. */
-export class RobustnessCharts {
+export class RobustnessCharts extends ModelCharts {
   constructor(noiseElement, contrastElement) {
+    super(); // models: {key, name, points}
     this.noiseElement = noiseElement;
     this.contrastElement = contrastElement;
-    this.models = []; // {key, name, points}
     this.noise = null;
     this.contrast = null;
-    this.redraw();
-    restylers.add(() => this.redraw());
+    this.rebuild();
   }
 
   /** Model `key`'s curves (replacing any it had). */
   set(key, name, robustness) {
-    this.models = this.models.filter((m) => m.key !== key);
-    this.models.push({ key, name, points: robustness.points });
-    this.redraw();
-  }
-
-  rename(key, name) {
-    const m = this.models.find((x) => x.key === key);
-    if (m) { m.name = name; this.redraw(); }
-  }
-
-  remove(key) {
-    this.models = this.models.filter((m) => m.key !== key);
-    this.redraw();
+    this.put({ key, name, points: robustness.points });
   }
 
   chart(element, old, title, xLabel, kind) {
@@ -331,7 +305,7 @@ export class RobustnessCharts {
     }, joined(tables));
   }
 
-  redraw() {
+  rebuild() {
     this.noise = this.chart(this.noiseElement, this.noise, 'Accuracy vs pixel noise', 'noise σ', 'gaussian-noise');
     this.contrast = this.chart(this.contrastElement, this.contrast, 'Accuracy vs contrast', 'contrast factor', 'contrast');
   }

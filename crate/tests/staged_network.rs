@@ -142,15 +142,32 @@ fn compare(path: &str, got: &Value, want: &Value, relative: Option<f64>, out: &m
     }
 }
 
-fn recorded_cpu() -> bool {
+/// The CPU the golden file's bits belong to, as far as they depend on it: gemm picks its kernels
+/// by the instruction set and its blocking by the vendor's cache layout, so another CPU rounds
+/// differently (an Intel Xeon with AVX-512 moved 634 of the numbers recorded on an AMD EPYC with
+/// AVX-512, each by ~1e-7 relative).
+fn cpu_signature() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let vendor = info
+        .lines()
+        .find(|l| l.starts_with("vendor_id"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown", str::trim)
+        .to_string();
     #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
+    let avx512 = std::arch::is_x86_feature_detected!("avx512f");
     #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    let avx512 = false;
+    format!("{vendor} avx512f={avx512}")
+}
+
+fn signature_path() -> PathBuf {
+    golden_path().with_file_name("staged_network.cpu.txt")
+}
+
+/// Whether this CPU is the one the golden file was recorded on (then it must match bit for bit).
+fn recorded_cpu() -> bool {
+    std::fs::read_to_string(signature_path()).is_ok_and(|s| s.trim() == cpu_signature())
 }
 
 #[test]
@@ -164,6 +181,7 @@ fn every_rule_gives_the_recorded_numbers() {
         std::fs::create_dir_all(golden_path().parent().unwrap()).unwrap();
         let text = serde_json::to_string_pretty(&got).unwrap();
         std::fs::write(golden_path(), text + "\n").unwrap();
+        std::fs::write(signature_path(), cpu_signature() + "\n").unwrap();
         eprintln!("recorded {}", golden_path().display());
         return;
     }
@@ -186,7 +204,13 @@ fn every_rule_gives_the_recorded_numbers() {
     } else if recorded_cpu() {
         None
     } else {
-        eprintln!("no AVX-512 here: comparing to 1e-4 relative, not bit for bit");
+        eprintln!(
+            "recorded on {}, this is {}: comparing to 1e-4 relative, not bit for bit",
+            std::fs::read_to_string(signature_path())
+                .unwrap_or_default()
+                .trim(),
+            cpu_signature()
+        );
         Some(1e-4)
     };
     let mut differences = Vec::new();

@@ -6,6 +6,7 @@ mod grid;
 mod human_compare;
 mod output;
 mod recipe;
+pub mod research;
 mod robustness;
 mod runs;
 mod serve;

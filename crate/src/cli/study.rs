@@ -1,5 +1,7 @@
 //! `microlearning study create|list|close|export`: studies in the collection server's database.
 //! They work on the database directly, so they run beside a live server or without one.
+//! `study run|status|report` run a research design from a study file instead
+//! (`cli/research/`); they do not touch the database.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +9,10 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt;
 
 use super::recipe::parse_task;
+use super::research::{
+    StudyFileArgs, StudyReportArgs, StudyRunArgs, make_study_report, run_study_file,
+    show_study_status,
+};
 use super::serve::{DEFAULT_DATABASE, runtime};
 use crate::data::{DataSplit, Task};
 use crate::error::{LabError, Result};
@@ -32,6 +38,13 @@ pub enum StudyCommand {
     Close { study: String },
     /// Every stored trial of a study, as the page's CSV or as NDJSON.
     Export(ExportArgs),
+    /// Runs the units of a study file (training runs, robustness curves, comparisons) whose
+    /// output is missing: all of them, or one shard's (`--shard K/N`, Slurm, Kubernetes).
+    Run(StudyRunArgs),
+    /// What of a study file is done, running, interrupted, failed or waiting.
+    Status(StudyFileArgs),
+    /// Merges a study's outputs into report/: CSV tables, SVG figures, index.html.
+    Report(StudyReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +110,12 @@ fn design_of(args: &CreateArgs) -> Result<StimulusDesign> {
 }
 
 pub fn run_study(args: &StudyArgs) -> Result<()> {
+    match &args.command {
+        StudyCommand::Run(a) => return run_study_file(a),
+        StudyCommand::Status(a) => return show_study_status(a),
+        StudyCommand::Report(a) => return make_study_report(a),
+        _ => {}
+    }
     let rt = runtime()?;
     rt.block_on(async {
         let store = Store::open(&args.database).await.map_err(collection)?;
@@ -112,6 +131,7 @@ pub fn run_study(args: &StudyArgs) -> Result<()> {
                 }
             }
             StudyCommand::Export(e) => export(&store, e).await,
+            StudyCommand::Run(_) | StudyCommand::Status(_) | StudyCommand::Report(_) => Ok(()),
         };
         store.close().await;
         outcome

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::consistency::error_consistency;
 use super::records::{Condition, ConditionKey, ObserverKind, StimulusKey, TrialRecord};
@@ -58,7 +58,7 @@ pub fn mistimed(t: &TrialRecord) -> bool {
 
 /// A mean with its bootstrap 95% percentile interval over the `n` participants that
 /// contributed. With fewer than two there is nothing to resample: `low` and `high` are `None`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     pub mean: f64,
     pub low: Option<f64>,
@@ -66,7 +66,7 @@ pub struct Estimate {
     pub n: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParticipantSummary {
     pub participant_id: String,
     pub session_id: String,
@@ -79,7 +79,7 @@ pub struct ParticipantSummary {
     pub median_rt_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConditionRow {
     pub condition: Condition,
     pub label: String,
@@ -89,7 +89,7 @@ pub struct ConditionRow {
     pub models: Vec<Option<f64>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelRow {
     pub name: String,
     pub rule: Option<String>,
@@ -104,7 +104,7 @@ pub struct ModelRow {
     pub confusion: ConfusionMatrix,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HumanComparison {
     pub participants: Vec<ParticipantSummary>,
     /// Model names, in the order of [`ConditionRow::models`].

@@ -15,6 +15,7 @@ pub use evaluation::{
 };
 pub use optimizer::build_optimizer;
 pub use robustness::{
-    CONTRAST_LEVELS, Degradation, NOISE_LEVELS, RobustnessPoint, robustness, robustness_levels,
+    CONTRAST_LEVELS, Degradation, NOISE_LEVELS, RobustnessPoint, robustness, robustness_at,
+    robustness_levels,
 };
 pub use trainer::{BatchReport, EVAL_BATCH, EpochMetrics, ShardUpdate, Trainer, limit_data};

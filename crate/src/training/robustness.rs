@@ -68,18 +68,41 @@ pub async fn robustness(
     test: &ImageSet,
     seed: u64,
     device: &Device,
+    on_level: impl FnMut(usize, usize),
+) -> Result<Vec<RobustnessPoint>> {
+    let contrast: Vec<f64> = CONTRAST_LEVELS.iter().skip(1).copied().collect();
+    robustness_at(
+        model,
+        test,
+        seed,
+        &NOISE_LEVELS,
+        &contrast,
+        device,
+        on_level,
+    )
+    .await
+}
+
+/// Test accuracy under the noise levels `noise` and then the contrast factors `contrast` (a
+/// study's own levels), one point each, with the same seeded noise as [`robustness`].
+pub async fn robustness_at(
+    model: &SeedNet,
+    test: &ImageSet,
+    seed: u64,
+    noise: &[f64],
+    contrast: &[f64],
+    device: &Device,
     mut on_level: impl FnMut(usize, usize),
 ) -> Result<Vec<RobustnessPoint>> {
-    let total = robustness_levels();
-    let degradations = NOISE_LEVELS
+    let degradations = noise
         .iter()
         .map(|&sigma| Degradation::GaussianNoise { sigma })
         .chain(
-            CONTRAST_LEVELS
+            contrast
                 .iter()
-                .skip(1)
                 .map(|&factor| Degradation::Contrast { factor }),
         );
+    let total = noise.len() + contrast.len();
     let mut out = Vec::new();
     for degradation in degradations {
         let degraded = degradation.apply(test, seed)?;
