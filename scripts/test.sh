@@ -41,6 +41,6 @@ log "shipped .wasm: $GZ_BYTES bytes gzip'd (limit 4,000,000)"
 log "browser tests: Debian chromium driven by playwright-core (never a downloaded browser)"
 apt_install chromium
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing after installing Debian's chromium"
-node --test --test-concurrency=1 tests/cpu.test.mjs tests/classroom.test.mjs tests/a11y.test.mjs tests/robust.test.mjs tests/human.test.mjs tests/people.test.mjs tests/collect.test.mjs tests/jatos.test.mjs tests/webgpu.test.mjs
+node --test --test-concurrency=1 tests/report.test.mjs tests/cpu.test.mjs tests/classroom.test.mjs tests/a11y.test.mjs tests/robust.test.mjs tests/human.test.mjs tests/people.test.mjs tests/collect.test.mjs tests/jatos.test.mjs tests/webgpu.test.mjs
 
 log "all tests passed"

@@ -25,8 +25,52 @@ fn tempdir(name: &str) -> PathBuf {
     dir
 }
 
-/// The study file, in its own folder (its outputs go to `out/` beside it).
+/// Two scripted participants' trial files in `dir/people/`, as the page exports them: each
+/// answers every stimulus of one list right but for one digit, which they call 7.
+fn people_in(dir: &Path) {
+    use microlearning::data::{DataSplit, Task};
+    use microlearning::human::{
+        ObserverKind, StimulusDesign, TrialRecord, build_list, templates_from_list, to_csv,
+    };
+    let test = DataSplit::load_task(&repo().join("data"), Task::Mnist)
+        .unwrap()
+        .test;
+    let design = StimulusDesign {
+        noise_levels: vec![0.0, 0.5],
+        durations_ms: vec![Some(100), None],
+        ..StimulusDesign::new(Task::Mnist, 11)
+    };
+    let list = build_list(&design, &test).unwrap();
+    std::fs::create_dir_all(dir.join("people")).unwrap();
+    for (id, wrong) in [("alice", 1u8), ("bob", 4u8)] {
+        let trials: Vec<TrialRecord> = templates_from_list(&list)
+            .into_iter()
+            .map(|t| {
+                let response = if t.label == wrong { 7 } else { t.label };
+                TrialRecord {
+                    participant_id: id.into(),
+                    session_id: format!("session-{id}"),
+                    observer_kind: ObserverKind::Human,
+                    rt: Some(700.0),
+                    measured_duration_ms: t.requested_duration_ms,
+                    response,
+                    correct: response == t.label,
+                    ..t
+                }
+            })
+            .collect();
+        std::fs::write(
+            dir.join(format!("people/{id}.csv")),
+            to_csv(&trials).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+/// The study file, in its own folder (its outputs go to `out/` beside it, its people's files
+/// in `people/`).
 fn study_in(dir: &Path) -> PathBuf {
+    people_in(dir);
     let data = repo().join("data").canonicalize().unwrap();
     let text = format!(
         r#"
@@ -51,6 +95,9 @@ bootstrap = 20
 [robustness]
 noise = [0.0, 0.5]
 contrast = [0.3]
+
+[people]
+files = ["people"]
 "#,
         data.display()
     );
@@ -201,7 +248,15 @@ fn a_study_gives_the_same_tables_unsharded_and_as_three_parallel_shards_even_aft
         "{status}"
     );
     assert!(status.contains("| compare (1) | 1 |"), "{status}");
+    assert!(status.contains("| people (1) | 1 |"), "{status}");
     let expected = report_of(&whole);
+    // Kept for the browser test that views the report (tests/report.test.mjs).
+    let keep = repo().join("tests/artifacts/study-report");
+    let _ = std::fs::remove_dir_all(&keep);
+    for (name, bytes) in &expected {
+        std::fs::create_dir_all(keep.join(name).parent().unwrap()).unwrap();
+        std::fs::write(keep.join(name), bytes).unwrap();
+    }
 
     // What the report holds: one row per run, per model pair and layer, per robustness point.
     let runs = rows(&expected, "runs.csv");
@@ -222,7 +277,28 @@ fn a_study_gives_the_same_tables_unsharded_and_as_three_parallel_shards_even_aft
         let p: f64 = t[9].parse().unwrap();
         assert!((0.0..=1.0).contains(&p), "{t:?}");
     }
+    // Q3: the four models ranked by κ with the two people, and every trial, people's and models'.
+    let ranking = rows(&expected, "people_ranking.csv");
+    assert_eq!(ranking.len(), 4, "{ranking:?}");
+    assert!(
+        ranking.iter().all(|r| !r[7].is_empty()),
+        "every model has a κ: {ranking:?}"
+    );
+    let trials = rows(&expected, "trials.csv");
+    let people_trials = trials
+        .iter()
+        .filter(|t| t.iter().any(|c| c == "human"))
+        .count();
+    assert!(
+        people_trials > 0 && trials.len() > people_trials,
+        "{} trials, {people_trials} people's",
+        trials.len()
+    );
     let html = String::from_utf8(expected["index.html"].clone()).unwrap();
+    assert!(
+        html.contains("Q3 · models ranked by error consistency")
+            && html.contains("Q3 · psychometric curves")
+    );
     let figures = html.matches("<figure").count();
     assert!(figures >= 6, "{figures} figures");
     assert_eq!(
@@ -261,8 +337,8 @@ fn a_study_gives_the_same_tables_unsharded_and_as_three_parallel_shards_even_aft
         "the final step",
     );
     assert!(
-        rest.contains("1 unit(s) run, 8 already done"),
-        "only the comparison was left: {rest}"
+        rest.contains("2 unit(s) run, 8 already done"),
+        "only the comparisons were left: {rest}"
     );
     assert_same(
         &report_of(&sharded),
