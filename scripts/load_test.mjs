@@ -14,7 +14,7 @@ import http from 'node:http';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort, sender, waitForServer } from './lab_http.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, a, i, all) => {
   if (a.startsWith('--')) pairs.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith('--') ? all[i + 1] : 'true']);
@@ -39,13 +39,6 @@ function random() {
   return Number(state >> 11n) / 2 ** 53;
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
 const PORT = await freePort();
 let server = null;
 let peakRssKb = 0;
@@ -66,48 +59,7 @@ function sampleMemory() {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: PARTICIPANTS + 10 });
 
-/** One request; resolves {status, body}, or rejects on a network error or a dropped reply. */
-function send(method, path, { token, body, drop = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request({
-      host: '127.0.0.1', port: PORT, method, path: `/api/v1${path}`, agent,
-      headers: { ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    }, (res) => {
-      if (drop) {
-        // The server has answered; the answer is lost on the way.
-        res.destroy();
-        req.destroy();
-        reject(Object.assign(new Error('reply dropped'), { dropped: true }));
-        return;
-      }
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json = null;
-        try { json = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode, body: json, text });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    if (payload) req.write(payload);
-    req.end();
-  });
-}
-
-async function waitForServer() {
-  for (let i = 0; i < 400; i += 1) {
-    try {
-      const r = await send('GET', '/studies/none');
-      if (r.status === 404) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('the server did not come up');
-}
+const send = sender(PORT, agent);
 
 // A design of exactly TRIALS measured trials: noise levels × 1 duration × 10 classes.
 const levels = Array.from({ length: Math.ceil(TRIALS / 10) }, (_, k) => Math.round(k * 1000 / Math.ceil(TRIALS / 10)) / 1000);
@@ -122,7 +74,7 @@ const stimuli = created.stimuli.slice(0, TRIALS);
 const STUDY = created.study;
 
 startServer();
-await waitForServer();
+await waitForServer(send);
 const memoryTimer = setInterval(sampleMemory, 200);
 
 const acked = new Set();

@@ -25,6 +25,13 @@ if [ ! -d "$FLEX_TESTS" ]; then
 fi
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR-flex" cargo test --release --lib \
     --manifest-path "$FLEX_TESTS/burn-flex/Cargo.toml"
+log "the native GPU build (--features gpu: burn's wgpu backend) and --device, on Mesa's software Vulkan driver"
+# lavapipe is a real Vulkan adapter that runs on the CPU: --device gpu trains on it through wgpu,
+# and --device auto, which takes hardware GPUs only, falls back to the CPU with its numbers.
+# Its own target folder, so that the default build's binary stays the CPU-only one and neither
+# build undoes the other's on the next run.
+apt_install mesa-vulkan-drivers
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR-gpu" cargo test -p microlearning --features gpu --test device
 export MICROLEARNING_BIN="$CARGO_TARGET_DIR/debug/microlearning"
 [ -x "$MICROLEARNING_BIN" ] || die "cargo test did not build $MICROLEARNING_BIN"
 

@@ -1,6 +1,8 @@
 //! The `microlearning` binary end to end: a short run writes a valid results file and weights,
 //! and bad input gives a clear error, a non-zero exit and no output files.
 
+mod common;
+
 use std::process::Command;
 
 use microlearning::model::load_weights;
@@ -123,11 +125,7 @@ fn unknown_rule_is_a_usage_error() {
 /// trial table holds the model's answers to the very stimuli the people saw.
 #[test]
 fn human_compare_reads_people_and_models() {
-    use microlearning::data::{DataSplit, Task};
-    use microlearning::human::{
-        ObserverKind, StimulusDesign, TrialRecord, build_list, parse_file, templates_from_list,
-        to_csv,
-    };
+    use microlearning::human::{ObserverKind, TrialRecord, parse_file, to_csv};
     let dir = tempdir("human");
     let out = cli()
         .args([
@@ -146,30 +144,8 @@ fn human_compare_reads_people_and_models() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
-    let test = DataSplit::load_task(&root, Task::Mnist).unwrap().test;
-    let design = StimulusDesign {
-        noise_levels: vec![0.0, 0.5],
-        durations_ms: vec![Some(100), None],
-        ..StimulusDesign::new(Task::Mnist, 11)
-    };
-    let list = build_list(&design, &test).unwrap();
-    for (id, wrong) in [("alice", 1u8), ("bob", 4u8)] {
-        let trials: Vec<TrialRecord> = templates_from_list(&list)
-            .into_iter()
-            .map(|t| {
-                let response = if t.label == wrong { 7 } else { t.label };
-                TrialRecord {
-                    participant_id: id.into(),
-                    session_id: format!("session-{id}"),
-                    observer_kind: ObserverKind::Human,
-                    rt: Some(700.0),
-                    response,
-                    correct: response == t.label,
-                    ..t
-                }
-            })
-            .collect();
+    let (_, list, people) = common::scripted_people();
+    for (id, trials) in people {
         std::fs::write(dir.join(format!("{id}.csv")), to_csv(&trials).unwrap()).unwrap();
     }
     std::fs::copy(dir.join("alice.csv"), dir.join("alice-again.csv")).unwrap();

@@ -3,6 +3,8 @@
 //! it gives identical report tables and figures; a shard killed mid-way and run again loses
 //! nothing and repeats nothing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -25,46 +27,64 @@ fn tempdir(name: &str) -> PathBuf {
     dir
 }
 
-/// Two scripted participants' trial files in `dir/people/`, as the page exports them: each
-/// answers every stimulus of one list right but for one digit, which they call 7.
+/// The scripted participants' trial files in `dir/people/`, as the page exports them.
 fn people_in(dir: &Path) {
-    use microlearning::data::{DataSplit, Task};
-    use microlearning::human::{
-        ObserverKind, StimulusDesign, TrialRecord, build_list, templates_from_list, to_csv,
-    };
-    let test = DataSplit::load_task(&repo().join("data"), Task::Mnist)
-        .unwrap()
-        .test;
-    let design = StimulusDesign {
-        noise_levels: vec![0.0, 0.5],
-        durations_ms: vec![Some(100), None],
-        ..StimulusDesign::new(Task::Mnist, 11)
-    };
-    let list = build_list(&design, &test).unwrap();
     std::fs::create_dir_all(dir.join("people")).unwrap();
-    for (id, wrong) in [("alice", 1u8), ("bob", 4u8)] {
-        let trials: Vec<TrialRecord> = templates_from_list(&list)
-            .into_iter()
-            .map(|t| {
-                let response = if t.label == wrong { 7 } else { t.label };
-                TrialRecord {
-                    participant_id: id.into(),
-                    session_id: format!("session-{id}"),
-                    observer_kind: ObserverKind::Human,
-                    rt: Some(700.0),
-                    measured_duration_ms: t.requested_duration_ms,
-                    response,
-                    correct: response == t.label,
-                    ..t
-                }
-            })
-            .collect();
+    for (id, trials) in common::scripted_people().2 {
         std::fs::write(
             dir.join(format!("people/{id}.csv")),
-            to_csv(&trials).unwrap(),
+            microlearning::human::to_csv(&trials).unwrap(),
         )
         .unwrap();
     }
+}
+
+/// The same participants in a collection server's SQLite database `path`: one study with their
+/// stimulus list, a session each (one after the other, as they came), every trial stored.
+fn people_in_database(path: &Path) {
+    use microlearning::server::{NewStudy, PutOutcome, StartOutcome, Store, TrialWrite};
+    let (design, list, people) = common::scripted_people();
+    let url = format!("sqlite://{}", path.display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        let created = store
+            .create_study(&NewStudy {
+                name: "scripted".into(),
+                design,
+                stimuli: list.stimuli.clone(),
+                max_participants: None,
+                completion_url: None,
+            })
+            .await
+            .unwrap();
+        for (id, trials) in people {
+            let StartOutcome::Started { session, .. } = store
+                .start_session(&created.id, id, &Default::default(), None)
+                .await
+                .unwrap()
+            else {
+                panic!("no session for {id}");
+            };
+            let session = store.session(&session).await.unwrap().unwrap();
+            for mut t in trials {
+                t.session_id = session.id.clone();
+                let write = TrialWrite {
+                    stimulus_index: t.stimulus_index as u64,
+                    phase: t.phase,
+                    condition_label: t.condition().label(),
+                    correct: t.correct,
+                    record: serde_json::to_string(&t).unwrap(),
+                };
+                assert_eq!(
+                    store.put_trial(&session, &write).await.unwrap(),
+                    PutOutcome::Stored
+                );
+            }
+            // Sessions are read back in the order they started.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        store.close().await;
+    });
 }
 
 /// The study file, in its own folder (its outputs go to `out/` beside it, its people's files
@@ -257,6 +277,61 @@ fn a_study_gives_the_same_tables_unsharded_and_as_three_parallel_shards_even_aft
         std::fs::create_dir_all(keep.join(name).parent().unwrap()).unwrap();
         std::fs::write(keep.join(name), bytes).unwrap();
     }
+
+    // The same people read straight from a collection server's database (people.database)
+    // give the same Q3 tables; only the people unit runs, on the unsharded study's models.
+    let db_dir = tempdir("database");
+    people_in_database(&db_dir.join("lab.db"));
+    let db_study = db_dir.join("study.toml");
+    std::fs::write(
+        &db_study,
+        std::fs::read_to_string(&whole)
+            .unwrap()
+            .replace("files = [\"people\"]", "database = \"sqlite://lab.db\""),
+    )
+    .unwrap();
+    for (name, bytes) in files(&whole_dir.join("out")) {
+        if !(name.starts_with("people/") || name.starts_with("report/")) {
+            let to = db_dir.join("out").join(&name);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::write(to, bytes).unwrap();
+        }
+    }
+    let log = ok(
+        study(&["run"], &db_study).output().unwrap(),
+        "study run, people from a database",
+    );
+    assert!(
+        log.contains("1 unit(s) run"),
+        "only the people unit ran: {log}"
+    );
+    let from_db = report_of(&db_study);
+    assert_eq!(
+        rows(&from_db, "people_ranking.csv"),
+        rows(&expected, "people_ranking.csv")
+    );
+    let html = String::from_utf8(from_db["index.html"].clone()).unwrap();
+    assert!(
+        html.contains("Participants from database study") && html.contains("\"scripted\""),
+        "the caption names the database study"
+    );
+    // A database study that is not there is named.
+    std::fs::write(
+        &db_study,
+        std::fs::read_to_string(&db_study).unwrap().replace(
+            "database = \"sqlite://lab.db\"",
+            "database = \"sqlite://lab.db\"\nstudies = [\"nosuchstudy\"]",
+        ),
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(db_dir.join("out/people/mnist.json"));
+    let out = study(&["run"], &db_study).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("nosuchstudy"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(db_dir);
 
     // What the report holds: one row per run, per model pair and layer, per robustness point.
     let runs = rows(&expected, "runs.csv");

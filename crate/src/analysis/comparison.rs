@@ -10,6 +10,7 @@ use super::matrix::SquareMatrix;
 use super::pca::{Projection, pca_from_gram};
 use super::rdm::{Dissimilarity, rdm};
 use super::rsa::{cosine, kendall_tau_a, spearman};
+use crate::data::{ImageSet, Task};
 use crate::error::{LabError, Result};
 
 /// How to compare.
@@ -42,6 +43,19 @@ pub struct ProbeInfo {
     /// Test-set indices of the probe images, class by class.
     pub indices: Vec<usize>,
     pub labels: Vec<u8>,
+}
+
+impl ProbeInfo {
+    /// The probe of `task` drawn with `seed`: the test images `indices` of `test`.
+    pub fn new(task: Task, seed: u64, indices: Vec<usize>, test: &ImageSet) -> Self {
+        ProbeInfo {
+            task: task.id().into(),
+            size: indices.len(),
+            seed,
+            labels: indices.iter().map(|&i| test.labels()[i]).collect(),
+            indices,
+        }
+    }
 }
 
 /// Every metric of one layer. The model × model matrices are symmetric, indexed like `models`.

@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use microlearning::cli::{
-    CompareArgs, GridArgs, HumanCompareArgs, RobustnessArgs, ServeArgs, StudyArgs, TrainArgs,
-    run_compare, run_grid, run_human_compare, run_robustness, run_serve, run_study, run_train,
+    CompareArgs, DeviceChoice, GridArgs, HumanCompareArgs, RobustnessArgs, ServeArgs, StudyArgs,
+    TrainArgs, run_compare, run_grid, run_human_compare, run_robustness, run_serve, run_study,
+    run_train,
 };
 
 #[derive(Parser)]
@@ -20,6 +21,16 @@ use microlearning::cli::{
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where to compute: cpu (burn flex; the same seed gives the same numbers), gpu (burn's
+    /// wgpu backend; needs the `gpu` cargo feature) or auto (a hardware GPU if there is one).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "cpu",
+        env = "MICROLEARNING_DEVICE"
+    )]
+    device: DeviceChoice,
 }
 
 #[derive(Subcommand)]
@@ -43,6 +54,18 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.device != DeviceChoice::Cpu {
+        match microlearning::cli::device::choose(cli.device) {
+            Ok(compute) => eprintln!("computing on {}", compute.description),
+            Err(e) => {
+                eprintln!(
+                    "error: --device {}: {e}",
+                    format!("{:?}", cli.device).to_lowercase()
+                );
+                std::process::exit(1);
+            }
+        }
+    }
     let outcome = match &cli.command {
         Command::Train(args) => run_train(args).map(|_| ()),
         Command::Grid(args) => run_grid(args).map(|_| ()),

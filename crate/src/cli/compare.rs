@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use burn::prelude::*;
 use serde::Serialize;
 
 use super::output::write_atomically;
@@ -95,7 +94,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
                 })?,
         ]
     };
-    let device = Device::flex();
+    let device = crate::cli::device::current();
     let mut task = None;
     let mut names = Vec::new();
     let mut models = Vec::new();
@@ -126,13 +125,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<()> {
             model, &data.test, &indices, &device,
         ))?);
     }
-    let probe = ProbeInfo {
-        task: task.id().into(),
-        size: indices.len(),
-        seed: args.probe_seed,
-        labels: indices.iter().map(|&i| data.test.labels()[i]).collect(),
-        indices,
-    };
+    let probe = ProbeInfo::new(task, args.probe_seed, indices, &data.test);
     let options = ComparisonOptions {
         rdm: kind,
         rbf_fraction: args.rbf_fraction,

@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
-
 use super::output::write_atomically;
 use super::runs::{load_trained_run, run_name};
 use crate::data::DataSplit;
@@ -43,7 +41,7 @@ fn is_results_file(path: &Path, text: &str) -> bool {
 }
 
 pub fn run_human_compare(args: &HumanCompareArgs) -> Result<()> {
-    let device = Device::flex();
+    let device = crate::cli::device::current();
     let mut group = GroupData::new();
     let mut runs = Vec::new();
     for path in &args.files {

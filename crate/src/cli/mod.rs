@@ -2,6 +2,7 @@
 //! arguments.
 
 mod compare;
+pub mod device;
 mod grid;
 mod human_compare;
 mod output;
@@ -14,6 +15,7 @@ mod study;
 mod train;
 
 pub use compare::{CompareArgs, run_compare};
+pub use device::DeviceChoice;
 pub use grid::{GridArgs, GridCell, GridSummary, mean_sd, run_grid};
 pub use human_compare::{HumanCompareArgs, run_human_compare};
 pub use recipe::RecipeArgs;

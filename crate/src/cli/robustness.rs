@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use burn::prelude::*;
-
 use super::output::write_atomically;
 use super::runs::{load_trained_run, run_name};
 use crate::data::DataSplit;
@@ -31,7 +29,7 @@ fn label(d: &Degradation) -> String {
 }
 
 pub fn run_robustness(args: &RobustnessArgs) -> Result<()> {
-    let device = Device::flex();
+    let device = crate::cli::device::current();
     let mut rows: Vec<(String, Vec<RobustnessPoint>)> = Vec::new();
     for path in &args.runs {
         let (results, model) = load_trained_run(path, &device)?;

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::output::{format_confusion, write_atomically};
@@ -87,15 +86,15 @@ pub fn run_train(args: &TrainArgs) -> Result<RunResults> {
     Ok(results)
 }
 
-/// Trains one run on the CPU with `bar` showing progress and a line per epoch. Shared by
-/// `train` and `grid`. Returns the results and the trainer (for its weights).
+/// Trains one run on the chosen device (`--device`) with `bar` showing progress and a line per
+/// epoch. Shared by `train` and `grid`. Returns the results and the trainer (for its weights).
 pub fn train_with_progress(
     config: &TrainConfig,
     data: Arc<DataSplit>,
     source: &str,
     bar: &ProgressBar,
 ) -> Result<(RunResults, Trainer)> {
-    let mut trainer = Trainer::new(config.clone(), data.clone(), Device::flex())?;
+    let mut trainer = Trainer::new(config.clone(), data.clone(), crate::cli::device::current())?;
     bar.set_length((trainer.batches_per_epoch() * config.epochs) as u64);
     bar.set_position(0);
     bar.set_style(
@@ -147,7 +146,7 @@ pub fn train_with_progress(
     }
     bar.finish_and_clear();
     let results = RunResults::new(
-        "cpu (burn flex)".into(),
+        crate::cli::device::label(),
         config.clone(),
         DataInfo {
             task: config.task.id().into(),

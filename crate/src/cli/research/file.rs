@@ -71,12 +71,14 @@ pub fn reference_recipe(rule: &str) -> RecipeSettings {
     }
 }
 
-/// `[recipe]`: every rule's settings, and `[recipe.by_rule.R]`, rule R's own over them. Read
-/// through a table (not serde's flatten, which would let a misspelt setting pass unnoticed).
+/// `[recipe]`: every run's settings; `[recipe.by_task.T]`, task T's own over them (a subset
+/// of a large training set, say); `[recipe.by_rule.R]`, rule R's own over both. Read through a
+/// table (not serde's flatten, which would let a misspelt setting pass unnoticed).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(try_from = "toml::Table")]
 pub struct Recipe {
     pub all: RecipeSettings,
+    pub by_task: BTreeMap<String, RecipeSettings>,
     pub by_rule: BTreeMap<String, RecipeSettings>,
 }
 
@@ -84,14 +86,20 @@ impl TryFrom<toml::Table> for Recipe {
     type Error = String;
 
     fn try_from(mut table: toml::Table) -> std::result::Result<Self, String> {
-        let by_rule = match table.remove("by_rule") {
-            Some(v) => v.try_into().map_err(|e| format!("recipe.by_rule: {e}"))?,
-            None => BTreeMap::new(),
+        let mut section = |name: &str| match table.remove(name) {
+            Some(v) => v.try_into().map_err(|e| format!("recipe.{name}: {e}")),
+            None => Ok(BTreeMap::new()),
         };
+        let by_task = section("by_task")?;
+        let by_rule = section("by_rule")?;
         let all = toml::Value::Table(table)
             .try_into()
             .map_err(|e| format!("recipe: {e}"))?;
-        Ok(Recipe { all, by_rule })
+        Ok(Recipe {
+            all,
+            by_task,
+            by_rule,
+        })
     }
 }
 
@@ -156,11 +164,18 @@ impl Default for RobustnessSpec {
 }
 
 /// Where people's trials come from: files exported by the page or by a collection server
-/// (`microlearning study export`), or folders of them (every `.csv` and `.json` inside).
+/// (`microlearning study export`), or folders of them (every `.csv` and `.json` inside), and a
+/// collection server's database, read directly.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct People {
     pub files: Vec<PathBuf>,
+    /// `sqlite://PATH` (a relative PATH is taken from the study file's folder) or
+    /// `postgres://…`; `env:NAME` reads the URL from the environment variable NAME, so a
+    /// password stays out of the file.
+    pub database: Option<String>,
+    /// The database's studies to read; none: every study of the task.
+    pub studies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -209,6 +224,8 @@ pub struct Study {
     pub out_dir: PathBuf,
     pub data_root: PathBuf,
     pub people_files: Vec<PathBuf>,
+    /// The collection database's URL, resolved (`env:` read, a relative SQLite path joined).
+    pub people_database: Option<String>,
     pub layers: Vec<usize>,
     pub rdm: Dissimilarity,
 }
@@ -229,7 +246,53 @@ fn no_duplicates<T: PartialEq + std::fmt::Debug>(path: &Path, what: &str, xs: &[
     Ok(())
 }
 
+/// A collection database's URL from the study file: `env:NAME` read from the environment, a
+/// relative SQLite path taken from the file's folder. A SQLite file must already exist (opening
+/// a missing one would create an empty database and report "no trials").
+fn database_url(url: &str, base: &Path, origin: &Path) -> Result<String> {
+    let url = match url.strip_prefix("env:") {
+        Some(name) => std::env::var(name).map_err(|_| {
+            config_error(
+                origin,
+                format!("people.database: the environment variable {name} is not set"),
+            )
+        })?,
+        None => url.to_string(),
+    };
+    if let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = base.join(path);
+        if !path.is_file() {
+            return Err(config_error(
+                origin,
+                format!("people.database: {} does not exist", path.display()),
+            ));
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        return Ok(format!("sqlite://{}{query}", path.display()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(url);
+    }
+    Err(config_error(
+        origin,
+        "people.database: give sqlite://PATH, postgres://… or env:NAME",
+    ))
+}
+
 impl Study {
+    /// Whether the study has people to compare the models with.
+    pub fn has_people(&self) -> bool {
+        !self.people_files.is_empty() || self.people_database.is_some()
+    }
+
     /// Reads and checks `path`; every problem is named with the file.
     pub fn load(path: &Path) -> Result<Study> {
         let text = std::fs::read_to_string(path).map_err(|e| LabError::io(path, e))?;
@@ -267,6 +330,14 @@ impl Study {
             .collect::<Result<Vec<_>>>()?;
         for rule in file.rules.iter().chain(file.recipe.by_rule.keys()) {
             rule_info(rule).map_err(|e| config_error(origin, e))?;
+        }
+        for task in file.recipe.by_task.keys() {
+            if Task::from_id(task).is_none() {
+                return Err(config_error(
+                    origin,
+                    format!("recipe.by_task: unknown task {task:?} (mnist, fashion)"),
+                ));
+            }
         }
         let layers = file
             .analysis
@@ -337,8 +408,21 @@ impl Study {
                 ));
             }
         }
+        let people_database = match &file.people.database {
+            Some(url) => Some(database_url(url, base, origin)?),
+            None => {
+                if !file.people.studies.is_empty() {
+                    return Err(config_error(
+                        origin,
+                        "people.studies names studies but people.database is not set",
+                    ));
+                }
+                None
+            }
+        };
         let study = Study {
             out_dir: base.join(&file.out_dir),
+            people_database,
             data_root: base.join(&file.data_root),
             tasks,
             front_ends,
@@ -359,7 +443,7 @@ impl Study {
     }
 
     /// The training config of one run: the rule's reference recipe, then the file's recipe for
-    /// every rule, then the file's recipe for this rule.
+    /// every run, then its recipe for this task, then its recipe for this rule.
     pub fn config(
         &self,
         task: Task,
@@ -368,6 +452,9 @@ impl Study {
         seed: u64,
     ) -> Result<TrainConfig> {
         let mut settings = reference_recipe(rule).overlaid(&self.file.recipe.all);
+        if let Some(own) = self.file.recipe.by_task.get(task.id()) {
+            settings = settings.overlaid(own);
+        }
         if let Some(own) = self.file.recipe.by_rule.get(rule) {
             settings = settings.overlaid(own);
         }
@@ -429,6 +516,9 @@ mod tests {
             train_limit = 300
             [recipe.by_rule.ff]
             learning_rate = 1e-4
+            [recipe.by_task.fashion]
+            train_limit = 800
+            lr_decay = 0.9
             "#,
         )
         .unwrap();
@@ -447,6 +537,24 @@ mod tests {
             .config(Task::Mnist, FrontEndKind::Learned, "fa", 0)
             .unwrap();
         assert_eq!((fa.lr_decay, fa.learning_rate), (1.0, 1e-3));
+        let fashion_bp = study
+            .config(Task::Fashion, FrontEndKind::Learned, "bp", 0)
+            .unwrap();
+        assert_eq!(
+            (
+                fashion_bp.train_limit,
+                fashion_bp.lr_decay,
+                fashion_bp.epochs
+            ),
+            (Some(800), 0.9, 2)
+        );
+        let fashion_ff = study
+            .config(Task::Fashion, FrontEndKind::Learned, "ff", 0)
+            .unwrap();
+        assert_eq!(
+            (fashion_ff.train_limit, fashion_ff.learning_rate),
+            (Some(800), 1e-4)
+        );
     }
 
     #[test]
@@ -471,6 +579,28 @@ mod tests {
                 "batch",
             ),
             (format!("{base}rules = []"), "rules is empty"),
+            (
+                format!("{base}rules = [\"bp\"]\n[recipe.by_task.cifar]\nepochs = 1"),
+                "cifar",
+            ),
+            (
+                format!("{base}rules = [\"bp\"]\n[people]\nstudies = [\"s-1\"]"),
+                "people.database is not set",
+            ),
+            (
+                format!("{base}rules = [\"bp\"]\n[people]\ndatabase = \"mysql://x\""),
+                "give sqlite://PATH",
+            ),
+            (
+                format!("{base}rules = [\"bp\"]\n[people]\ndatabase = \"sqlite://no/such.db\""),
+                "no/such.db does not exist",
+            ),
+            (
+                format!(
+                    "{base}rules = [\"bp\"]\n[people]\ndatabase = \"env:MICROLEARNING_TEST_UNSET_URL\""
+                ),
+                "MICROLEARNING_TEST_UNSET_URL is not set",
+            ),
         ] {
             let err = parse(&text).unwrap_err().to_string();
             assert!(err.contains(expected), "{text}: {err}");

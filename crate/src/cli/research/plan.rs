@@ -251,7 +251,7 @@ pub fn plan(study: &Study, shards: usize) -> Vec<Unit> {
                 shard: assign(),
             });
         }
-        if !study.people_files.is_empty() {
+        if study.has_people() {
             let runs: Vec<RunId> = all_runs
                 .iter()
                 .filter(|r| r.task == task)

@@ -130,6 +130,16 @@ fn spread(xs: &[f64]) -> Option<Spread> {
     })
 }
 
+/// One point per x (keyed by its bits, so equal levels meet): the mean of its values, in order
+/// of x. Robustness and psychometric curves average seeds and durations this way.
+fn means_by_x(at: &BTreeMap<u64, Vec<f64>>) -> Vec<(f64, f64)> {
+    let mut points: Vec<(f64, f64)> = at
+        .iter()
+        .map(|(x, ys)| (f64::from_bits(*x), ys.iter().sum::<f64>() / ys.len() as f64))
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
+}
 fn pct(v: f64) -> String {
     format!("{:.2}%", 100.0 * v)
 }
@@ -672,13 +682,7 @@ pub fn build_report(study: &Study, o: &Outputs) -> Result<Report> {
                             }
                         }
                     }
-                    let mut points: Vec<(f64, f64)> = at
-                        .iter()
-                        .map(|(x, ys)| {
-                            (f64::from_bits(*x), ys.iter().sum::<f64>() / ys.len() as f64)
-                        })
-                        .collect();
-                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let points = means_by_x(&at);
                     if points.is_empty() {
                         continue;
                     }
@@ -756,10 +760,11 @@ pub fn build_report(study: &Study, o: &Outputs) -> Result<Report> {
                 file: format!("q3-kappa-{}.svg", p.task),
                 title: format!("Q3 · models ranked by error consistency with people, {}", p.task),
                 caption: format!(
-                    "Error consistency κ between each model and the {} participant(s) (mean with bootstrap 95% CI), most human-like first: {}{}.",
+                    "Error consistency κ between each model and the {} participant(s) (mean with bootstrap 95% CI), most human-like first: {}{}. Participants from {}.",
                     c.participants.len(),
                     c.ranking.iter().filter_map(|m| m.kappa.map(|k| format!("{} {:.3}", m.name, k.mean))).take(5).collect::<Vec<_>>().join(", "),
-                    ceiling.map_or(String::new(), |v| format!("; people with each other: {v:.3}"))
+                    ceiling.map_or(String::new(), |v| format!("; people with each other: {v:.3}")),
+                    p.files.join(", ")
                 ),
                 svg: categories(&format!("κ with people, {}", p.task), &names, "error consistency κ", None, &[group], ceiling.map(|v| ("people with people", v)))?,
             });
@@ -811,11 +816,7 @@ pub fn build_report(study: &Study, o: &Outputs) -> Result<Report> {
                     }
                 }
             }
-            let mut points: Vec<(f64, f64)> = by_sigma
-                .iter()
-                .map(|(x, ys)| (f64::from_bits(*x), ys.iter().sum::<f64>() / ys.len() as f64))
-                .collect();
-            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let points = means_by_x(&by_sigma);
             if !points.is_empty() {
                 series.push(Series {
                     name: format!("{rule} (models)"),

@@ -9,7 +9,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use burn::prelude::*;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
@@ -314,7 +313,7 @@ fn train(study: &Study, run: &RunId, output: &Path, data: &mut Data) -> Result<(
 }
 
 fn measure_robustness(study: &Study, run: &RunId, output: &Path, data: &mut Data) -> Result<()> {
-    let device = Device::flex();
+    let device = crate::cli::device::current();
     let (results, model) = load_trained_run(&study.out_dir.join(run.results()), &device)?;
     // The test images the run was evaluated on.
     let full = data.get(run.task)?;
@@ -340,7 +339,7 @@ fn measure_robustness(study: &Study, run: &RunId, output: &Path, data: &mut Data
 }
 
 fn compare_runs(study: &Study, unit: &Unit, output: &Path, data: &mut Data) -> Result<()> {
-    let device = Device::flex();
+    let device = crate::cli::device::current();
     let split = data.get(unit.task)?;
     let a = &study.file.analysis;
     let indices = probe_indices(&split.test, a.probe_size, a.probe_seed);
@@ -355,13 +354,7 @@ fn compare_runs(study: &Study, unit: &Unit, output: &Path, data: &mut Data) -> R
         ))?);
     }
     let names: Vec<String> = unit.runs.iter().map(RunId::name).collect();
-    let probe = ProbeInfo {
-        task: unit.task.id().into(),
-        size: indices.len(),
-        seed: a.probe_seed,
-        labels: indices.iter().map(|&i| split.test.labels()[i]).collect(),
-        indices,
-    };
+    let probe = ProbeInfo::new(unit.task, a.probe_seed, indices, &split.test);
     let options = ComparisonOptions {
         rdm: study.rdm,
         rbf_fraction: a.rbf_fraction,
@@ -423,15 +416,24 @@ fn compare_runs(study: &Study, unit: &Unit, output: &Path, data: &mut Data) -> R
 fn compare_people(study: &Study, unit: &Unit, output: &Path, data: &mut Data) -> Result<()> {
     let mut group = GroupData::new();
     let mut files = Vec::new();
+    let mut sources = Vec::new();
     for path in &study.people_files {
         let text = std::fs::read_to_string(path).map_err(|e| LabError::io(path, e))?;
-        match group.import(&path.display().to_string(), &text) {
-            ImportOutcome::Added { .. } => files.push(path.display().to_string()),
+        // Named by the file alone, so the report is the same wherever the study folder is.
+        let name = path
+            .file_name()
+            .unwrap_or(path.as_os_str())
+            .to_string_lossy();
+        sources.push((format!("file {name}"), text));
+    }
+    if let Some(url) = &study.people_database {
+        sources.extend(database_trials(url, &study.file.people.studies)?);
+    }
+    for (name, text) in sources {
+        match group.import(&name, &text) {
+            ImportOutcome::Added { .. } => files.push(name),
             ImportOutcome::Skipped { reason, .. } => {
-                return Err(LabError::Config(format!(
-                    "people file {}: {reason}",
-                    path.display()
-                )));
+                return Err(LabError::Config(format!("{name}: {reason}")));
             }
         }
     }
@@ -443,11 +445,11 @@ fn compare_people(study: &Study, unit: &Unit, output: &Path, data: &mut Data) ->
         .collect();
     if humans.is_empty() {
         return Err(LabError::Config(format!(
-            "no people's trials of {} in people.files",
+            "no people's trials of {} in people.files or people.database",
             unit.task.id()
         )));
     }
-    let device = Device::flex();
+    let device = crate::cli::device::current();
     let split = data.get(unit.task)?;
     let mut all = humans.clone();
     for run in &unit.runs {
@@ -479,4 +481,50 @@ fn compare_people(study: &Study, unit: &Unit, output: &Path, data: &mut Data) ->
     };
     let json = serde_json::to_string_pretty(&file).map_err(|e| LabError::Results(e.to_string()))?;
     write_atomically(output, json.as_bytes())
+}
+
+/// Every stored trial of the collection database's studies (`wanted`, or every study), one CSV
+/// text per study as `study export` writes it, named for the report. Read straight from the
+/// database (a live server may be writing to it); studies with no trials yet are left out.
+fn database_trials(url: &str, wanted: &[String]) -> Result<Vec<(String, String)>> {
+    use crate::human::csv_header;
+    use crate::server::{Store, csv_line};
+    use futures_util::StreamExt;
+    let collection = |e: crate::server::StoreError| LabError::Collection(e.to_string());
+    crate::cli::serve::runtime()?.block_on(async {
+        let store = Store::open(url).await.map_err(collection)?;
+        let read = async {
+            let studies = store.list_studies().await.map_err(collection)?;
+            if let Some(missing) = wanted
+                .iter()
+                .find(|id| !studies.iter().any(|s| &s.id == *id))
+            {
+                return Err(LabError::Config(format!(
+                    "people.studies: the database has no study {missing:?}"
+                )));
+            }
+            let mut out = Vec::new();
+            for s in studies
+                .iter()
+                .filter(|s| wanted.is_empty() || wanted.contains(&s.id))
+            {
+                let mut text = csv_header().to_string();
+                let mut rows = store.trial_records(&s.id);
+                let mut n = 0usize;
+                while let Some(row) = rows.next().await {
+                    text.push_str(
+                        &csv_line(&row.map_err(collection)?).map_err(LabError::Collection)?,
+                    );
+                    n += 1;
+                }
+                if n > 0 {
+                    out.push((format!("database study {} \"{}\"", s.id, s.name), text));
+                }
+            }
+            Ok(out)
+        }
+        .await;
+        store.close().await;
+        read
+    })
 }
