@@ -93,8 +93,10 @@ export function labSuite(fileUrl, { webgpu = false, site = true } = {}) {
     fixtureFolder: (fixture) => freshFolder(`${name}/fixture-${slug(fixture)}`),
   };
   before(async () => {
-    await requireBuiltSite();
-    if (site) ({ server, url: suite.url } = await serve());
+    if (site) {
+      await requireBuiltSite();
+      ({ server, url: suite.url } = await serve());
+    }
     suite.browser = await launch({ webgpu });
   });
   after(async () => {
