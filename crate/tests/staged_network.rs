@@ -6,9 +6,10 @@
 //! trained model are compared, bit for bit, with `golden/staged_network.json`.
 //!
 //! That file is written by this test (`MICROLEARNING_RECORD_GOLDEN=1 cargo test --test
-//! staged_network`) on an x86-64 CPU with AVX-512, whose gemm and conv kernels fix the rounding.
-//! On a CPU without AVX-512 the kernels round differently, so there the comparison is to 1e-4
-//! relative and says so.
+//! staged_network`) on an x86-64 CPU with AVX-512, whose gemm and conv kernels fix the rounding,
+//! with the CPU's signature beside it (`staged_network.cpu.txt`: vendor, AVX-512, cache sizes).
+//! On any other CPU the kernels round differently, so there the comparison is to 1e-4 relative
+//! and says so.
 //!
 //! Its history: first recorded on the code before the network was split into stages (the
 //! staged code then matched it bit for bit). Recorded again when the CPU's convolutions became
@@ -16,7 +17,9 @@
 //! `MICROLEARNING_GOLDEN_RELATIVE=1e-4`, every loss, accuracy and confusion count still matched
 //! to 1e-4; 40 numbers moved by more, all rounding: the capture's sums of squares by up to
 //! 2·10⁻⁴ relative, and update–BP angles of about 0.01° (a rule equal to backprop measures 0° or
-//! 0.01° depending on the last bits of an arccos near 1), the rest by < 0.02°.
+//! 0.01° depending on the last bits of an arccos near 1), the rest by < 0.02°. Recorded again,
+//! with no change to the code, on an AMD EPYC whose caches differ from the first one's (585
+//! numbers had moved by ~1e-7 relative; all within 1e-4): the signature now names the caches.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -151,9 +154,9 @@ fn compare(path: &str, got: &Value, want: &Value, relative: Option<f64>, out: &m
 }
 
 /// The CPU the golden file's bits belong to, as far as they depend on it: gemm picks its kernels
-/// by the instruction set and its blocking by the vendor's cache layout, so another CPU rounds
-/// differently (an Intel Xeon with AVX-512 moved 634 of the numbers recorded on an AMD EPYC with
-/// AVX-512, each by ~1e-7 relative).
+/// by the instruction set and its blocking by the cache sizes, so another CPU rounds differently
+/// (an Intel Xeon with AVX-512 moved 634 of the numbers recorded on an AMD EPYC with AVX-512, and
+/// another AMD EPYC with other caches 585, each by ~1e-7 relative).
 fn cpu_signature() -> String {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let vendor = info
@@ -166,7 +169,20 @@ fn cpu_signature() -> String {
     let avx512 = std::arch::is_x86_feature_detected!("avx512f");
     #[cfg(not(target_arch = "x86_64"))]
     let avx512 = false;
-    format!("{vendor} avx512f={avx512}")
+    // The data and unified caches, as Linux lists them (level, type, size).
+    let mut caches = Vec::new();
+    for index in 0..8 {
+        let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
+        let field = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).ok();
+        let (Some(level), Some(kind), Some(size)) = (field("level"), field("type"), field("size"))
+        else {
+            continue;
+        };
+        if kind.trim() != "Instruction" {
+            caches.push(format!("L{}={}", level.trim(), size.trim()));
+        }
+    }
+    format!("{vendor} avx512f={avx512} {}", caches.join(" "))
 }
 
 fn signature_path() -> PathBuf {
