@@ -271,6 +271,8 @@ fn database_url(url: &str, base: &Path, origin: &Path) -> Result<String> {
                 format!("people.database: {} does not exist", path.display()),
             ));
         }
+        // SQLite cannot open a path through `..` as sqlx hands it over: give it the real one.
+        let path = path.canonicalize().map_err(|e| LabError::io(&path, e))?;
         let query = if query.is_empty() {
             String::new()
         } else {
