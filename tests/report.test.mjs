@@ -1,8 +1,9 @@
 // A study report viewed in Debian's Chromium: every figure of index.html is drawn (an inline SVG
 // with a real size, axes and labels), and each figure's SVG file renders on its own as an image
-// and is the very drawing the page inlines. The report is the one `cargo test --test study`
+// and is the very drawing the page inlines. Two reports: the one `cargo test --test study`
 // builds from its small study (2 rules × 2 seeds and two scripted participants) and keeps in
-// tests/artifacts/study-report/ (scripts/test.sh runs that first).
+// tests/artifacts/study-report/ (scripts/test.sh runs that first). The example study's report
+// (docs/example-report/, once committed) is added to REPORTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
@@ -10,13 +11,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { labSuite } from './browser.mjs';
 
 const lab = labSuite(import.meta.url, { site: false });
-const REPORT = fileURLToPath(new URL('./artifacts/study-report/', import.meta.url));
+const REPORTS = [
+  ['the study test\'s report', './artifacts/study-report/', 'run `cargo test --test study` first (scripts/test.sh does)', 'study'],
+];
 
-test('every figure of a study report renders in the browser, inline and as its own SVG file', async () => {
+for (const [what, where, missing, prefix] of REPORTS) test(`every figure of ${what} renders in the browser, inline and as its own SVG file`, async () => {
+  const REPORT = fileURLToPath(new URL(where, import.meta.url));
   try {
     await access(`${REPORT}index.html`);
   } catch {
-    throw new Error(`${REPORT}index.html is missing: run \`cargo test --test study\` first (scripts/test.sh does)`);
+    throw new Error(`${REPORT}index.html is missing: ${missing}`);
   }
   const page = await (await lab.context()).newPage();
   await page.goto(pathToFileURL(`${REPORT}index.html`).href);
@@ -43,7 +47,7 @@ test('every figure of a study report renders in the browser, inline and as its o
     assert.ok(f.texts >= 6, `${f.file} has ${f.texts} text elements (axes, ticks, labels)`);
     assert.ok(f.marks >= 10, `${f.file} has ${f.marks} marks`);
     assert.match(f.caption, /\d/, `${f.file}'s caption states no number: ${f.caption}`);
-    await page.locator('figure').nth(i).screenshot({ path: lab.file(`figure-${String(i).padStart(2, '0')}.png`) });
+    await page.locator('figure').nth(i).screenshot({ path: lab.file(`${prefix}-figure-${String(i).padStart(2, '0')}.png`) });
     // The file beside the page is the same drawing, and renders on its own.
     const text = await readFile(`${REPORT}figures/${f.file}`, 'utf8');
     assert.ok(text.includes('<svg'), `${f.file} is not an SVG`);
@@ -55,5 +59,5 @@ test('every figure of a study report renders in the browser, inline and as its o
     }), pathToFileURL(`${REPORT}figures/${f.file}`).href);
     assert.ok(size[0] > 300 && size[1] > 200, `${f.file} as an image: ${size}`);
   }
-  console.log(`${figures.length} figures rendered: ${figures.map((f) => f.file).join(', ')}`);
+  console.log(`${what}: ${figures.length} figures rendered: ${figures.map((f) => f.file).join(', ')}`);
 });
