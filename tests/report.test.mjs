@@ -2,8 +2,8 @@
 // with a real size, axes and labels), and each figure's SVG file renders on its own as an image
 // and is the very drawing the page inlines. Two reports: the one `cargo test --test study`
 // builds from its small study (2 rules × 2 seeds and two scripted participants) and keeps in
-// tests/artifacts/study-report/ (scripts/test.sh runs that first). The example study's report
-// (docs/example-report/, once committed) is added to REPORTS.
+// tests/artifacts/study-report/ (scripts/test.sh runs that first), and the committed example
+// report, docs/example-report/ (the README's reference runs; scripts/example_report.sh).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { labSuite } from './browser.mjs';
 const lab = labSuite(import.meta.url, { site: false });
 const REPORTS = [
   ['the study test\'s report', './artifacts/study-report/', 'run `cargo test --test study` first (scripts/test.sh does)', 'study'],
+  ['the committed example report', '../docs/example-report/', 'it is committed; rebuild it with `bash scripts/example_report.sh`', 'example'],
 ];
 
 for (const [what, where, missing, prefix] of REPORTS) test(`every figure of ${what} renders in the browser, inline and as its own SVG file`, async () => {
